@@ -1,0 +1,44 @@
+"""Shared test fixtures: where the golden files and the third-party data live.
+
+`../shared` (beside the repository) holds real document data that we may not copy into the
+project. A user's machine does not have it, so tests that need it skip with a reason; under
+`CI=true` a missing `../shared` is an error, because CI always has it.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in the suite may reach a hub
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
+SHARED = Path(os.environ.get("LAYOUTLMV2_SHARED", REPO_ROOT.parent / "shared"))
+SHARED_DATA = SHARED / "data"
+
+
+def shared_data_path(*parts: str) -> Path:
+    """Path under ../shared/data, or skip (fail under CI=true) when it is not there."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        reason = f"{path} not found: the third-party document data sets live in ../shared/data"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(reason + " (CI=true: CI must have it)")
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture(scope="session")
+def funsd_dir() -> Path:
+    return shared_data_path("funsd")
+
+
+@pytest.fixture(scope="session")
+def sroie_dir() -> Path:
+    return shared_data_path("sroie")
+
+
+@pytest.fixture(scope="session")
+def bert_vocab_file() -> Path:
+    return shared_data_path("tokenizers", "bert-base-uncased", "vocab.txt")
