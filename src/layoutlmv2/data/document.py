@@ -1,0 +1,125 @@
+"""The record every reader returns, and the box helpers they share.
+
+One `Document` is one page plus whatever a task needs (word tags, a class, a question).
+Pages are opened only when `load_image` is called, so a list of a few hundred documents
+holds paths and words, not pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+from PIL import Image
+
+Box = list[int]
+
+
+@dataclass
+class Document:
+    """One page of a data set in the shape the processor and the heads want.
+
+    ``boxes`` are ``[x0, y0, x1, y1]`` on LayoutLM's 0..1000 grid, one per word.
+    ``answer_span`` is ``(start_word, end_word)``, both inclusive, indices into ``words``.
+    ``image_mode`` is what `load_image` converts to ("RGB", or "L" to hide colour).
+    """
+
+    id: str
+    words: list[str]
+    boxes: list[Box]
+    image_path: Optional[Path] = None
+    page_size: Optional[tuple[int, int]] = None  # (width, height) in pixels
+    word_labels: Optional[list[str]] = None
+    label: Optional[str] = None
+    question: Optional[str] = None
+    answers: Optional[list[str]] = None
+    answer_span: Optional[tuple[int, int]] = None
+    image_mode: str = "RGB"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def load_image(self) -> Image.Image:
+        """Open the page now (it is never cached) in ``image_mode``."""
+        if self.image_path is None:
+            raise ValueError(f"document {self.id!r} has no image_path")
+        with Image.open(self.image_path) as image:
+            return image.convert(self.image_mode)
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) of an image file; Pillow reads only the header."""
+    with Image.open(path) as image:
+        return image.size
+
+
+def normalize_box(box: Sequence[float], width: float, height: float) -> Box:
+    """Pixel ``[x0, y0, x1, y1]`` -> ints on the 0..1000 grid LayoutLM's embeddings expect.
+
+    Coordinates are clamped to the page and swapped if reversed, so the result always has
+    ``0 <= x0 <= x1 <= 1000`` and the same for y (OCR boxes sometimes spill off the page).
+    """
+    if len(box) != 4:
+        raise ValueError(f"a box needs 4 numbers [x0, y0, x1, y1], got {list(box)!r}")
+    if width <= 0 or height <= 0:
+        raise ValueError(f"page size must be positive, got width={width!r} height={height!r}")
+    x0, y0, x1, y1 = box
+    x0, x1 = sorted((x0, x1))
+    y0, y1 = sorted((y0, y1))
+
+    def scale(value: float, size: float) -> int:
+        return min(1000, max(0, int(1000 * value / size)))
+
+    return [scale(x0, width), scale(y0, height), scale(x1, width), scale(y1, height)]
+
+
+def quad_to_box(points: Sequence[float]) -> list[float]:
+    """Eight numbers ``x1, y1, ..., x4, y4`` (a possibly rotated quadrilateral) -> its bounding box."""
+    if len(points) != 8:
+        raise ValueError(f"a quadrilateral needs 8 numbers, got {len(points)}: {list(points)!r}")
+    xs, ys = points[0::2], points[1::2]
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
+def split_line_box(text: str, box: Sequence[float]) -> tuple[list[str], list[list[float]]]:
+    """Split an OCR line into whitespace words, each with the slice of the line box its characters span.
+
+    The x extent is proportional to character offsets in the line (a fair guess for printed
+    text); the y extent is the line's. Used where OCR gives lines but the model wants words.
+    """
+    x0, y0, x1, y1 = box
+    words: list[str] = []
+    boxes: list[list[float]] = []
+    length = len(text)
+    if length == 0:
+        return words, boxes
+    start = 0
+    for word in text.split():
+        start = text.index(word, start)
+        end = start + len(word)
+        boxes.append([x0 + (x1 - x0) * start / length, y0, x0 + (x1 - x0) * end / length, y1])
+        words.append(word)
+        start = end
+    return words, boxes
+
+
+def find_word_span(words: Sequence[str], answer: str) -> Optional[tuple[int, int]]:
+    """First ``(start, end)`` (inclusive) run of ``words`` that spells ``answer``, else None.
+
+    Compared case-insensitively with whitespace ignored, so an answer is found even when
+    the OCR split or joined its words differently ("1/27/01" vs "1/ 27/01").
+    """
+    target = "".join(answer.split()).casefold()
+    if not target:
+        return None
+    keys = ["".join(word.split()).casefold() for word in words]
+    for start, key in enumerate(keys):
+        if not key or not target.startswith(key):
+            continue
+        built = ""
+        for end in range(start, len(keys)):
+            built += keys[end]
+            if built == target:
+                return start, end
+            if not target.startswith(built):
+                break
+    return None
