@@ -1,0 +1,54 @@
+"""Find a checkpoint file in a local folder or, for a hub id, through huggingface_hub's cache.
+
+huggingface_hub does the work (cache layout, revisions, `HF_HUB_OFFLINE`); this module only
+decides between a local folder and a hub id, and turns "not found" into one clear error.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional, Union
+
+
+def resolve_file(
+    path_or_id: Union[str, os.PathLike],
+    filename: str,
+    *,
+    revision: Optional[str] = None,
+    cache_dir: Optional[Union[str, os.PathLike]] = None,
+    local_files_only: bool = False,
+    token: Optional[str] = None,
+    required: bool = True,
+) -> Optional[Path]:
+    """Path of `filename` inside a local folder or a hub repository (downloaded or cached).
+
+    Returns None when `required` is False and the file does not exist.
+    """
+    folder = Path(path_or_id)
+    if folder.is_dir():
+        candidate = folder / filename
+        if candidate.is_file():
+            return candidate
+        if required:
+            raise FileNotFoundError(f"{candidate} not found")
+        return None
+    if os.path.isabs(str(path_or_id)) or str(path_or_id).startswith((".", "~")) or str(path_or_id).count("/") > 1:
+        raise FileNotFoundError(f"{path_or_id} is neither a local folder nor a hub id such as 'microsoft/layoutlmv2-base-uncased'")
+
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+
+    try:
+        return Path(
+            hf_hub_download(
+                str(path_or_id), filename, revision=revision, cache_dir=cache_dir,
+                local_files_only=local_files_only, token=token,
+            )
+        )
+    except (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError) as err:
+        if not required:
+            return None
+        raise FileNotFoundError(
+            f"could not find {filename} for {path_or_id!r} (revision {revision or 'main'}) locally or on the hub: {err}"
+        ) from err
