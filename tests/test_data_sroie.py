@@ -82,7 +82,11 @@ def test_labelling_rules_on_a_made_up_receipt():
     words = [w for line in lines for w in line]
     flat = [t for line in tags for t in line]
     assert decode_sroie_fields(words, flat) == {
-        "company": "ACME SDN BHD", "date": "01/02/2019", "address": "NO.5 , JALAN SATU KUALA LUMPUR", "total": "9.00"}  # fmt: skip
+        "company": "ACME SDN BHD",
+        "date": "01/02/2019",
+        "address": "NO.5 , JALAN SATU KUALA LUMPUR",
+        "total": "9.00",
+    }
 
 
 def test_decode_takes_first_date_and_last_total():

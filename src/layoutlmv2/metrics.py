@@ -13,8 +13,6 @@ from __future__ import annotations
 from collections import Counter
 from typing import Iterable, Mapping, Optional, Sequence, Union
 
-from seqeval.metrics import classification_report, f1_score, precision_score, recall_score
-
 Label = Union[int, str]
 Pairs = Union[Mapping[str, Union[str, Sequence[str]]], Iterable[tuple[str, str]]]
 
@@ -37,6 +35,15 @@ def _check_lengths(name_a: str, a: Sequence, name_b: str, b: Sequence) -> None:
 # ----------------------------------------------------------------------------- entities
 
 
+def _seqeval():
+    """seqeval is an optional dependency (the ``train`` extra); the other metrics work without it."""
+    try:
+        from seqeval import metrics
+    except ImportError as error:
+        raise ImportError("entity metrics need seqeval: pip install 'layoutlmv2[train]'") from error
+    return metrics
+
+
 def entity_scores(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]]) -> dict[str, float]:
     """Micro entity precision/recall/F1 over documents of word BIO tags (seqeval default mode).
 
@@ -46,18 +53,20 @@ def entity_scores(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str
     for i, (true, pred) in enumerate(zip(y_true, y_pred)):
         if len(true) != len(pred):
             raise ValueError(f"document {i}: {len(true)} gold tags but {len(pred)} predicted")
+    seqeval = _seqeval()
     true, pred = [list(t) for t in y_true], [list(p) for p in y_pred]
     return {
-        "precision": float(precision_score(true, pred)),
-        "recall": float(recall_score(true, pred)),
-        "f1": float(f1_score(true, pred)),
+        "precision": float(seqeval.precision_score(true, pred)),
+        "recall": float(seqeval.recall_score(true, pred)),
+        "f1": float(seqeval.f1_score(true, pred)),
     }
 
 
 def entity_report(y_true: Sequence[Sequence[str]], y_pred: Sequence[Sequence[str]]) -> dict[str, dict[str, float]]:
     """Per entity type precision/recall/F1/support (plus seqeval's averages), as nested dicts."""
     _check_lengths("y_true", y_true, "y_pred", y_pred)
-    report = classification_report([list(t) for t in y_true], [list(p) for p in y_pred], output_dict=True, zero_division=0)
+    true, pred = [list(t) for t in y_true], [list(p) for p in y_pred]
+    report = _seqeval().classification_report(true, pred, output_dict=True, zero_division=0)
     return {
         name: {"precision": float(row["precision"]), "recall": float(row["recall"]),
                "f1": float(row["f1-score"]), "support": float(row["support"])}

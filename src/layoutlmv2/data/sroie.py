@@ -172,7 +172,9 @@ def _line_in_value(words: Sequence[str], value: str) -> bool:
     return f" {line} " in f" {_loose(value)} "
 
 
-def _match_block(lines: Sequence[Sequence[str]], free: Sequence[int], name: str, value: str) -> dict[int, tuple[int, int]]:
+def _match_block(
+    lines: Sequence[Sequence[str]], free: Sequence[int], name: str, value: str
+) -> dict[int, tuple[int, int]]:
     """Lines (with word ranges) for company or address; see the module docstring."""
     matched = {i: (0, len(lines[i])) for i in free if _line_in_value(lines[i], value)}
     if name == "address":  # the cluster (gaps of <= 2 lines) holding the most text
