@@ -1,0 +1,26 @@
+# One entry point per job. `make test` installs what is missing, then runs the whole suite.
+PYTHON ?= python3
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+PYTEST := $(PYTHON) -m pytest
+
+.PHONY: install tesseract test test-fast bench demo
+
+tesseract:
+	@command -v tesseract >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y tesseract-ocr; }
+
+install: tesseract
+	$(PYTHON) -m pip install -e '.[dev]'
+
+# Everything, slow full-size parity included (what CI runs).
+test: install
+	$(PYTEST) -q
+
+# The quick loop while developing: no full-size (ResNeXt-101) models, no long runs.
+test-fast:
+	$(PYTEST) -q -m "not slow"
+
+bench: install
+	$(PYTHON) benchmarks/run.py
+
+demo: install
+	$(PYTHON) -m layoutlmv2.demo
