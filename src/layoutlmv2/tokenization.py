@@ -210,16 +210,6 @@ class LayoutLMv2Tokenizer(LayoutLMv2TokenizerBase):
     def _encode_batch(self, inputs, is_pair, add_special_tokens, truncation, max_length, stride,
                       padding, pad_to_multiple_of, padding_side) -> list:
         reserved = (3 if is_pair else 2) if add_special_tokens else 0
-        if truncation is not None:
-            if max_length < reserved:
-                # transformers silently skips truncation here, returning sequences longer than max_length
-                raise ValueError(
-                    f"max_length={max_length} is smaller than the {reserved} special tokens ([CLS], [SEP]) it must hold"
-                )
-            if stride and stride >= max_length - reserved:
-                raise ValueError(
-                    f"stride={stride} must be smaller than max_length={max_length} minus the {reserved} special tokens"
-                )
         encodings = []
         for example in inputs:
             if is_pair:

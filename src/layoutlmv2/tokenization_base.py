@@ -629,6 +629,17 @@ class LayoutLMv2TokenizerBase:
         side = self._check_side(padding_side if padding_side is not None else self.padding_side, "padding_side")
         if isinstance(stride, bool) or not isinstance(stride, (int, np.integer)) or stride < 0:
             raise ValueError(f"stride must be an int >= 0, got {stride!r}")
+        if truncation_strategy is not None:
+            reserved = (3 if is_pair else 2) if add_special_tokens else 0
+            if max_length < reserved:
+                # transformers silently skips truncation here, returning sequences longer than max_length
+                raise ValueError(
+                    f"max_length={max_length} is smaller than the {reserved} special tokens ([CLS], [SEP]) it must hold"
+                )
+            if stride > max_length - 2:  # the tokenizers library refuses these, whatever the input
+                raise ValueError(
+                    f"stride={stride} is too large for max_length={max_length}: it must be at most max_length - 2"
+                )
         encodings = self._encode_batch(
             inputs, is_pair, add_special_tokens, truncation_strategy, max_length, int(stride),
             padding_strategy, pad_to_multiple_of, side,

@@ -58,18 +58,6 @@ class LayoutLMv2TokenizerFast(LayoutLMv2TokenizerBase):
 
     def _encode_batch(self, inputs, is_pair, add_special_tokens, truncation, max_length, stride,
                       padding, pad_to_multiple_of, padding_side) -> list:
-        if truncation is not None:
-            reserved = self._tokenizer.num_special_tokens_to_add(is_pair) if add_special_tokens else 0
-            if max_length < reserved:
-                # transformers silently skips truncation here, returning sequences longer than max_length
-                raise ValueError(
-                    f"max_length={max_length} is smaller than the {reserved} special tokens ([CLS], [SEP]) it must hold"
-                )
-            if stride and stride >= max_length - reserved:
-                # Rust would panic; transformers lets it through
-                raise ValueError(
-                    f"stride={stride} must be smaller than max_length={max_length} minus the {reserved} special tokens"
-                )
         with self._lock:
             if truncation is None:
                 self._tokenizer.no_truncation()
