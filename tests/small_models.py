@@ -1,0 +1,92 @@
+"""Small LayoutLMv2 models and inputs for the behaviour tests (hidden 64, 2 layers, ResNeXt-50 32x4d).
+
+Weights come from the golden seeded recipe (`golden.py`), so values are those of a realistic
+checkpoint rather than of a fresh init; the state dicts are cached, building a model is then
+a fraction of a second.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Dict
+
+import torch
+
+import layoutlmv2
+from layoutlmv2 import LayoutLMv2Config
+from layoutlmv2.configuration import DEFAULT_DETECTRON2_CONFIG
+from layoutlmv2.conversion import original_to_ours
+
+from golden import original_state_dict, schema
+
+SMALL_BACKBONE = {
+    **DEFAULT_DETECTRON2_CONFIG,
+    "MODEL.RESNETS.DEPTH": 50,
+    "MODEL.RESNETS.NUM_GROUPS": 32,
+    "MODEL.RESNETS.WIDTH_PER_GROUP": 4,
+}
+
+# model class -> golden schema with the same shapes (number of labels included)
+SCHEMAS = {
+    "LayoutLMv2Model": "small_r50_32x4d_model",
+    "LayoutLMv2ForSequenceClassification": "small_r50_32x4d_sequence_classification",
+    "LayoutLMv2ForTokenClassification": "small_r50_32x4d_token_classification",
+    "LayoutLMv2ForQuestionAnswering": "small_r50_32x4d_question_answering",
+}
+NUM_LABELS = {
+    "LayoutLMv2Model": 2,
+    "LayoutLMv2ForSequenceClassification": 16,
+    "LayoutLMv2ForTokenClassification": 7,
+    "LayoutLMv2ForQuestionAnswering": 2,
+}
+
+
+def small_config(**overrides) -> LayoutLMv2Config:
+    values = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
+                  coordinate_size=12, shape_size=8, detectron2_config_args=dict(SMALL_BACKBONE))
+    values.update(overrides)
+    return LayoutLMv2Config(**values)
+
+
+@lru_cache(maxsize=None)
+def _seeded_ours(class_name: str) -> Dict[str, torch.Tensor]:
+    ours, _ = original_to_ours(original_state_dict(SCHEMAS[class_name]))
+    return ours
+
+
+def seeded_model(class_name: str = "LayoutLMv2Model", **config_overrides) -> torch.nn.Module:
+    """A small model of `class_name` with the seeded golden weights, in eval mode.
+
+    `config_overrides` may change anything that keeps the weight shapes (dropout, problem_type, ...).
+    """
+    config_overrides.setdefault("num_labels", NUM_LABELS[class_name])
+    config = small_config(**config_overrides)
+    model = getattr(layoutlmv2, class_name)(config)
+    model.load_state_dict(_seeded_ours(class_name), strict=True)
+    return model.eval()
+
+
+def golden_small_config(class_name: str) -> LayoutLMv2Config:
+    return LayoutLMv2Config.from_dict(schema(SCHEMAS[class_name])["config"])
+
+
+def random_inputs(batch: int = 2, length: int = 12, size=(64, 64), seed: int = 0, padded: bool = True) -> dict:
+    """Valid random inputs: ids, boxes with x0 <= x1 and y0 <= y1 in 0..1000, a BGR 0..255 image.
+
+    With `padded`, the last three tokens of the first sample are padding (mask 0).
+    """
+    g = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(1000, 30000, (batch, length), generator=g)
+    input_ids[:, 0] = 101
+    corners = torch.randint(0, 1001, (batch, length, 2, 2), generator=g)  # (B, L, {x, y}, 2)
+    low, high = corners.min(dim=-1).values, corners.max(dim=-1).values  # (B, L, 2)
+    bbox = torch.stack([low[..., 0], low[..., 1], high[..., 0], high[..., 1]], dim=-1)  # (B, L, 4)
+    attention_mask = torch.ones(batch, length, dtype=torch.long)
+    if padded:
+        attention_mask[0, -3:] = 0
+        input_ids[0, -3:] = 0
+    token_type_ids = torch.zeros(batch, length, dtype=torch.long)
+    token_type_ids[:, length // 2:] = 1
+    image = torch.randint(0, 256, (batch, 3, *size), generator=g).float()
+    return dict(input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
+                token_type_ids=token_type_ids)
