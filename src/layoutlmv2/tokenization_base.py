@@ -150,15 +150,13 @@ class BatchEncoding(dict):
         return self._encoding(batch_index).word_ids[token_index]
 
     def word_to_tokens(self, batch_index: int, word_index: Optional[int] = None, sequence_index: int = 0):
-        """(start, end) token span of a word, or None when the word produced no token."""
+        """(start, end) token span of a word of sequence ``sequence_index``, or None if it has no token."""
         if word_index is None:
             batch_index, word_index = 0, batch_index
         enc = self._encoding(batch_index)
-        hits = [
-            i
-            for i, (w, s) in enumerate(zip(enc.word_ids, enc.sequence_ids))
-            if w == word_index and (s == sequence_index or s is None or len(set(enc.sequence_ids) - {None}) == 1)
-        ]
+        pair = 1 in enc.sequence_ids
+        hits = [i for i, (w, s) in enumerate(zip(enc.word_ids, enc.sequence_ids))
+                if w == word_index and (not pair or s == sequence_index)]
         return (hits[0], hits[-1] + 1) if hits else None
 
     def convert_to_tensors(self, tensor_type: Optional[str] = None) -> "BatchEncoding":
@@ -224,7 +222,17 @@ def _check_boxes(words: Sequence, boxes: Any, example: Optional[int]) -> list:
             f"You must provide as many words as there are bounding boxes: {prefix}has "
             f"{len(words)} words but {len(boxes)} boxes"
         )
-    return [_check_box(box, f"{i} {prefix}".strip()) for i, box in enumerate(boxes)]
+    out = []
+    for i, box in enumerate(boxes):
+        # fast path for the usual case (a list of 4 ints in range); anything else gets the full check
+        if type(box) is list and len(box) == 4:
+            x0, y0, x1, y1 = box
+            if (type(x0) is int and type(y0) is int and type(x1) is int and type(y1) is int
+                    and 0 <= x0 <= 1000 and 0 <= y0 <= 1000 and 0 <= x1 <= 1000 and 0 <= y1 <= 1000):
+                out.append(box)
+                continue
+        out.append(_check_box(box, f"{i} {prefix}".strip()))
+    return out
 
 
 def _check_labels(words: Sequence, labels: Any, example: Optional[int]) -> list:
