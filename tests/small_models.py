@@ -90,3 +90,13 @@ def random_inputs(batch: int = 2, length: int = 12, size=(64, 64), seed: int = 0
     image = torch.randint(0, 256, (batch, 3, *size), generator=g).float()
     return dict(input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
                 token_type_ids=token_type_ids)
+
+
+@lru_cache(maxsize=None)
+def shared_model(class_name: str = "LayoutLMv2Model") -> torch.nn.Module:
+    """One seeded eval-mode model per class for the whole test session (building one takes ~1 s).
+
+    Callers must not change its weights or config for good; tests that compute gradients
+    start with `zero_grad(set_to_none=True)` and put the model back in eval mode.
+    """
+    return seeded_model(class_name)
