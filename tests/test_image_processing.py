@@ -97,8 +97,8 @@ def test_arrays_and_tensors(pil_reference):
     for image in (hwc, hwc.transpose(2, 0, 1), torch.from_numpy(hwc), torch.from_numpy(hwc.transpose(2, 0, 1).copy()),
                   hwc.astype(np.float64), hwc.astype(np.int32)):
         assert np.array_equal(pixels(OURS(image, return_tensors="np")), expected)
-    assert np.array_equal(pixels(OURS(floats, return_tensors="np")),
-                          pil_reference(floats, return_tensors="np")["pixel_values"].__mul__(255).round().astype(np.uint8))
+    reference_floats = pil_reference(floats, return_tensors="np")["pixel_values"]  # it returns floats here
+    assert np.array_equal(pixels(OURS(floats, return_tensors="np")), (reference_floats * 255).round().astype(np.uint8))
     grey = hwc[..., 0]
     assert np.array_equal(pixels(OURS(grey, return_tensors="np")),
                           pil_reference(np.repeat(grey[..., None], 3, -1), return_tensors="np")["pixel_values"])

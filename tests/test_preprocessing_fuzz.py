@@ -55,7 +55,8 @@ options = st.fixed_dictionaries({
 def tokenizers(bert_vocab_file, tmp_path_factory):
     pytest.importorskip("transformers")
     ref = reference_tokenizer(bert_vocab_file, tmp_path_factory.mktemp("fuzz_reference"))
-    return ref, LayoutLMv2TokenizerFast(vocab_file=str(bert_vocab_file)), LayoutLMv2Tokenizer(vocab_file=str(bert_vocab_file))
+    vocab = str(bert_vocab_file)
+    return ref, LayoutLMv2TokenizerFast(vocab_file=vocab), LayoutLMv2Tokenizer(vocab_file=vocab)
 
 
 def run(tokenizer, *args, **kwargs):

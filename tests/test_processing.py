@@ -35,12 +35,14 @@ def ref_tokenizer(bert_vocab_file, tmp_path_factory):
 def make_reference(ref_tokenizer, apply_ocr):
     import transformers
 
-    return transformers.LayoutLMv2Processor(transformers.LayoutLMv2ImageProcessorPil(apply_ocr=apply_ocr), ref_tokenizer)
+    image_processor = transformers.LayoutLMv2ImageProcessorPil(apply_ocr=apply_ocr)
+    return transformers.LayoutLMv2Processor(image_processor, ref_tokenizer)
 
 
 def make_ours(bert_vocab_file, apply_ocr, slow=False):
     tokenizer_class = LayoutLMv2Tokenizer if slow else LayoutLMv2TokenizerFast
-    return LayoutLMv2Processor(LayoutLMv2ImageProcessor(apply_ocr=apply_ocr), tokenizer_class(vocab_file=str(bert_vocab_file)))
+    tokenizer = tokenizer_class(vocab_file=str(bert_vocab_file))
+    return LayoutLMv2Processor(LayoutLMv2ImageProcessor(apply_ocr=apply_ocr), tokenizer)
 
 
 @pytest.fixture(scope="module")

@@ -126,31 +126,19 @@ def test_tensors(ref, fast, slow, funsd_dir, tensor_type):
         fast([d["words"] for d in docs], boxes=kwargs["boxes"], return_tensors=tensor_type)
 
 
-def test_first_subword_labels_and_special_boxes(fast, slow):
+def test_first_subword_labels_and_special_boxes(fast, slow, bert_vocab_file):
     for tokenizer in (fast, slow):
         enc = tokenizer(["Hello", "unaffable"], boxes=[[1, 2, 3, 4], [5, 6, 7, 8]], word_labels=[3, 4])
         assert enc["input_ids"][0] == tokenizer.cls_token_id and enc["input_ids"][-1] == tokenizer.sep_token_id
         assert enc["bbox"][0] == [0, 0, 0, 0] and enc["bbox"][-1] == [1000, 1000, 1000, 1000]
         n = len(enc["input_ids"])
         assert enc["labels"] == [-100, 3, 4] + [-100] * (n - 3)  # only the first sub-word of a word
-        all_labels = type(tokenizer)(vocab_file=tokenizer_vocab(tokenizer), only_label_first_subword=False,
+        all_labels = type(tokenizer)(vocab_file=str(bert_vocab_file), only_label_first_subword=False,
                                      pad_token_label=-1, cls_token_box=[9, 9, 9, 9])
         enc = all_labels(["Hello", "unaffable"], boxes=[[1, 2, 3, 4], [5, 6, 7, 8]], word_labels=[3, 4],
                          padding="max_length", max_length=n + 2)
         assert enc["labels"] == [-1, 3] + [4] * (n - 3) + [-1] * 3
         assert enc["bbox"][0] == [9, 9, 9, 9] and enc["bbox"][-1] == [0, 0, 0, 0]
-
-
-def tokenizer_vocab(tokenizer):
-    return tokenizer.name_or_path or TOKENIZER_VOCAB[0]
-
-
-TOKENIZER_VOCAB = []
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _remember_vocab(bert_vocab_file):
-    TOKENIZER_VOCAB[:] = [str(bert_vocab_file)]
 
 
 # ---- deliberate differences ----------------------------------------------------------------

@@ -596,7 +596,8 @@ class LayoutLMv2TokenizerBase:
             raise ValueError(f"the batch must be a list, got {type(batch_text_or_text_pairs).__name__}")
         batch = list(batch_text_or_text_pairs)
         if is_pair is None:
-            is_pair = bool(batch) and isinstance(batch[0], tuple) and len(batch[0]) == 2 and isinstance(batch[0][0], str)
+            first = batch[0] if batch else None
+            is_pair = isinstance(first, tuple) and len(first) == 2 and isinstance(first[0], str)
         if boxes is None:
             raise ValueError("You must provide corresponding bounding boxes (boxes=, one per word)")
         if len(boxes) != len(batch):
