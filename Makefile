@@ -3,7 +3,7 @@ PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST := $(PYTHON) -m pytest
 
-.PHONY: install tesseract test test-fast bench demo
+.PHONY: install tesseract test test-fast test-exhaustive bench demo
 
 tesseract:
 	@command -v tesseract >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y tesseract-ocr; }
@@ -18,6 +18,10 @@ test: install
 # The quick loop while developing: no full-size (ResNeXt-101) models, no long runs.
 test-fast:
 	$(PYTEST) -q -m "not slow"
+
+# Also the very long checks (OCR parity with transformers on all 274 FUNSD + SROIE pages).
+test-exhaustive: install
+	$(PYTEST) -q --exhaustive
 
 bench: install
 	$(PYTHON) benchmarks/run.py

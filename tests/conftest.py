@@ -42,3 +42,18 @@ def sroie_dir() -> Path:
 @pytest.fixture(scope="session")
 def bert_vocab_file() -> Path:
     return shared_data_path("tokenizers", "bert-base-uncased", "vocab.txt")
+
+
+def pytest_addoption(parser):
+    parser.addoption("--exhaustive", action="store_true",
+                     help="also run the tests marked exhaustive (e.g. OCR parity on all 274 pages, ~14 min)")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked `exhaustive` are deselected (not skipped) unless --exhaustive is given."""
+    if config.getoption("--exhaustive"):
+        return
+    kept = [item for item in items if item.get_closest_marker("exhaustive") is None]
+    if len(kept) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in kept])
+        items[:] = kept

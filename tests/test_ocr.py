@@ -41,7 +41,7 @@ def test_ocr_matches_transformers_on_three_funsd_pages(funsd_dir):
 
 @pytest.mark.ocr
 @pytest.mark.data
-@pytest.mark.slow
+@pytest.mark.exhaustive  # ~14 min, mostly the reference's one-page-at-a-time OCR: `make test-exhaustive`
 def test_ocr_matches_transformers_on_all_274_pages(funsd_dir, sroie_dir):
     paths = [d["image"] for d in funsd_documents(funsd_dir)] + [d["image"] for d in sroie_documents(sroie_dir)]
     assert len(paths) == 274
