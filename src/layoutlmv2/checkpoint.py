@@ -129,7 +129,7 @@ def read_checkpoint(path_or_id: PathOrId, **hub_kwargs) -> Tuple[Dict[str, torch
         listed = {k for k, v in weight_map.items() if v == shard}
         if set(tensors) != listed:
             odd = sorted(set(tensors) ^ listed)
-            raise ValueError(f"{shard_path} does not hold the keys {weights.name} lists for it ({describe_keys(odd)})")
+            raise ValueError(f"{shard_path} does not hold the keys {weights.name} lists for it: {describe_keys(odd)} differ")
         state.update(tensors)
     return state, weights
 
@@ -353,6 +353,13 @@ def _unshare(state: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
     return out
 
 
+def _usual_permissions(path: Path) -> None:
+    """Files get the permissions the umask gives (safetensors creates them owner-only)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
+
+
 def write_state_dict(state: Dict[str, torch.Tensor], save_directory: Union[str, os.PathLike],
                      max_shard_size: Union[int, str] = "5GB", safe_serialization: bool = True) -> List[Path]:
     """Write weights as `model.safetensors` or `pytorch_model.bin`, sharded above `max_shard_size`.
@@ -384,6 +391,7 @@ def write_state_dict(state: Dict[str, torch.Tensor], save_directory: Union[str, 
             save_file(shard, str(target), metadata={"format": "pt"})
         else:
             torch.save(shard, target)
+        _usual_permissions(target)
         written.append(target)
     if split.is_sharded:
         index = {"metadata": dict(split.metadata), "weight_map": dict(sorted(split.tensor_to_filename.items()))}
