@@ -75,6 +75,7 @@ def convert_frozen_to_sync(module: nn.Module, process_group=None) -> nn.Module:
         sync = nn.SyncBatchNorm(module.num_features, eps=module.eps, affine=True, track_running_stats=True,
                                 process_group=process_group)
         sync = sync.to(device=module.weight.device, dtype=module.weight.dtype)
+        sync.train(module.training)  # a new module starts in training mode; an eval model must stay eval
         with torch.no_grad():
             sync.weight.copy_(module.weight)
             sync.bias.copy_(module.bias)
