@@ -79,19 +79,26 @@ def read_weights_file(path: Union[str, os.PathLike]) -> Dict[str, torch.Tensor]:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         detail = str(err).strip().splitlines()
-        reason = next((line.strip() for line in detail if "GLOBAL" in line or "Unsupported" in line), detail[0] if detail else "")
+        reason = next((line.strip() for line in detail if "GLOBAL" in line), None)
+        if reason is None:  # not a disallowed import: the bytes are simply not a pickle of tensors
+            raise ValueError(f"{path} is truncated or not a PyTorch checkpoint ({_last_line(detail)})") from err
         raise ValueError(
             f"refused to load {path}: its pickle asks to run code or build objects other than tensors "
             f"({reason}); only plain state dicts load (weights_only=True). Convert it to safetensors "
             "with a tool you trust."
         ) from err
     except (RuntimeError, EOFError, OSError) as err:
-        raise ValueError(f"{path} is truncated or not a PyTorch checkpoint ({str(err).splitlines()[0]})") from err
+        raise ValueError(f"{path} is truncated or not a PyTorch checkpoint ({str(err).splitlines()[0].split('. ')[0]})") from err
     if isinstance(state, Mapping) and "state_dict" in state and isinstance(state["state_dict"], Mapping):
         state = state["state_dict"]  # a training checkpoint that wraps the weights
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{path} does not hold a state dict (a mapping of names to tensors)")
     return dict(state)
+
+
+def _last_line(lines: Sequence[str]) -> str:
+    useful = [line.strip() for line in lines if line.strip() and "weights_only" not in line]
+    return useful[-1] if useful else "unreadable"
 
 
 def find_weights(path_or_id: PathOrId, **hub_kwargs) -> Path:
