@@ -37,7 +37,9 @@ def resolve_file(
         raise FileNotFoundError(f"{path_or_id} is neither a local folder nor a hub id such as 'microsoft/layoutlmv2-base-uncased'")
 
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError
+    from huggingface_hub.errors import (
+        EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError,
+    )
 
     try:
         return Path(
@@ -46,7 +48,7 @@ def resolve_file(
                 local_files_only=local_files_only, token=token,
             )
         )
-    except (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError) as err:
+    except (EntryNotFoundError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError) as err:
         if not required:
             return None
         raise FileNotFoundError(
