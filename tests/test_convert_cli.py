@@ -96,8 +96,11 @@ def test_question_answering_round_trips_as_a_subprocess(tmp_path):
     assert (again / "vocab.txt").read_text() == SIDE_FILES["vocab.txt"]
 
 
-@pytest.mark.parametrize("class_name", ["LayoutLMv2Model", "LayoutLMv2ForSequenceClassification",
-                                        "LayoutLMv2ForTokenClassification"])
+@pytest.mark.parametrize("class_name", [
+    "LayoutLMv2Model",
+    pytest.param("LayoutLMv2ForSequenceClassification", marks=pytest.mark.slow),  # ~5 s each: the QA
+    pytest.param("LayoutLMv2ForTokenClassification", marks=pytest.mark.slow),     # and base ones stay fast
+])
 def test_round_trips_of_the_other_heads(tmp_path, capsys, class_name):
     schema_name = SCHEMAS[class_name]
     source = original_folder(tmp_path, schema_name)
