@@ -17,12 +17,12 @@ import torch
 
 import layoutlmv2
 from layoutlmv2 import LayoutLMv2Config
-from layoutlmv2.checkpoint import load_pretrained, read_checkpoint, resolve_dtype
+from layoutlmv2.checkpoint import read_checkpoint, resolve_dtype
 from layoutlmv2.conversion import our_key_to_original, ours_to_original
 from layoutlmv2.seeded_weights import seeded_array
 
 from golden import load_case, schema, tolerance
-from seeded_folders import legacy_tensors, seeded_original, write_original_folder
+from seeded_folders import seeded_original, write_original_folder
 
 SMALL = {
     "LayoutLMv2Model": ("small_r50_32x4d_model", "small_r50_32x4d_b2_s16"),
