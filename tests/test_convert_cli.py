@@ -17,7 +17,6 @@ from layoutlmv2.checkpoint import read_checkpoint
 from layoutlmv2.convert_cli import main
 
 from conftest import REPO_ROOT
-from golden import schema
 from seeded_folders import legacy_tensors, seeded_original, write_original_folder
 
 SCHEMAS = {
