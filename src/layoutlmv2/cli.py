@@ -1,0 +1,178 @@
+"""``layoutlmv2`` command: train, evaluate and predict. Argument parsing only; the work is in the library.
+
+    layoutlmv2 train --task token-classification --dataset funsd --data-dir DATA/funsd \\
+        --init-text-from MINILM_DIR --output runs/funsd --epochs 12
+    layoutlmv2 evaluate --model runs/funsd/best --dataset funsd --data-dir DATA/funsd --split test
+    layoutlmv2 predict --model runs/funsd/best page.png scan.pdf --draw --output out/
+
+Exit status: 0 on success, 1 on a bad input (message on stderr), 2 on a usage error,
+130 when interrupted with Ctrl-C (complete checkpoints are kept; rerun with ``--resume``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+TASK_CHOICES = ["token-classification", "sequence-classification", "question-answering"]
+DATASET_CHOICES = ["funsd", "sroie", "forms-vs-receipts", "funsd-qa", "cord", "rvl-cdip", "docvqa", "kleister-nda"]
+
+
+def _train_parser(sub) -> None:
+    p = sub.add_parser("train", help="fine-tune on a data set's train split, evaluating every epoch",
+                       description="Fine-tune a LayoutLMv2 task head. The best model (by entity F1, accuracy "
+                                   "or ANLS on --eval-split) is saved in OUTPUT/best.")
+    p.add_argument("--task", required=True, choices=TASK_CHOICES)
+    p.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
+    p.add_argument("--data-dir", required=True, help="the data set root (forms-vs-receipts: a folder with funsd/ and sroie/)")
+    start = p.add_mutually_exclusive_group(required=True)
+    start.add_argument("--model", help="a LayoutLMv2 model folder to continue from")
+    start.add_argument("--init-text-from", help="a BERT-family folder (config.json + weights + vocab.txt) for the text stream")
+    p.add_argument("--output", required=True, help="run folder: checkpoints, best/, metrics.jsonl, curves.png")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=5e-5, help="learning rate of pre-trained weights")
+    p.add_argument("--new-lr-scale", type=float, default=1.0,
+                   help="learning-rate multiplier for weights that start from scratch (layout, visual, head)")
+    p.add_argument("--warmup-ratio", type=float, default=0.1)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient clipping (0: off)")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--stride", type=int, default=128, help="tokens shared by consecutive windows of a long page")
+    depth = p.add_mutually_exclusive_group()
+    depth.add_argument("--backbone-depth", type=int, choices=[50, 101], default=50,
+                       help="ResNeXt depth of a new visual backbone (50: 32x4d, the smallest; 101: the paper's 32x8d)")
+    depth.add_argument("--small-backbone", action="store_const", dest="backbone_depth", const=50,
+                       help="same as --backbone-depth 50")
+    p.add_argument("--visual-mode", choices=["train", "frozen", "zero"], default="train",
+                   help="train the visual backbone, freeze it, or zero its contribution (no pre-trained weights offline)")
+    p.add_argument("--image-size", type=int, default=224, help="page size fed to the backbone")
+    p.add_argument("--layout-init", choices=["sinusoidal", "random"], default="sinusoidal",
+                   help="start of the x/y/h/w tables with --init-text-from")
+    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--save-steps", type=int, default=0, help="also checkpoint every N optimizer steps")
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    p.add_argument("--eval-split", default="test", help="split evaluated each epoch ('none' to skip)")
+    p.add_argument("--limit", type=int, help="use only the first N documents of each split")
+    p.add_argument("--num-layers", type=int, help="keep only the first N text layers (quick runs)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _evaluate_parser(sub) -> None:
+    p = sub.add_parser("evaluate", help="score a fine-tuned model on a data set split")
+    p.add_argument("--model", required=True)
+    p.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--stride", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--limit", type=int)
+    p.add_argument("--bf16", action="store_true")
+    p.add_argument("--output", help="also write the scores to this JSON file")
+
+
+def _predict_parser(sub) -> None:
+    p = sub.add_parser("predict", help="label page images or PDFs with a fine-tuned model",
+                       description="Predict on PNG/JPEG/TIFF pages and PDFs (every page). Words come from "
+                                   "Tesseract unless --words-json gives them.")
+    p.add_argument("--model", required=True)
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--words-json", help='{"words": [...], "boxes": [[x0, y0, x1, y1], ...]} in page pixels '
+                                        '(or "box_units": "0-1000"); {"pages": [...]} for several pages')
+    p.add_argument("--question", help="the question (question-answering models)")
+    p.add_argument("--draw", action="store_true", help="also write each page with coloured labelled boxes (PNG)")
+    p.add_argument("--output", help="folder for <file>-p<page>.json (and .png); default: JSON lines on stdout")
+    p.add_argument("--dpi", type=int, default=170, help="PDF rendering resolution")
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--stride", type=int, default=128)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="layoutlmv2", description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n", 1)[1])
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at INFO level")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _train_parser(sub)
+    _evaluate_parser(sub)
+    _predict_parser(sub)
+    return parser
+
+
+def _train(args) -> int:
+    from .training.recipe import finetune
+
+    summary = finetune(
+        args.task, args.dataset, args.data_dir, args.output, init_text_from=args.init_text_from,
+        model_dir=args.model, eval_split=None if args.eval_split.lower() == "none" else args.eval_split,
+        max_length=args.max_length, stride=args.stride, image_size=args.image_size, visual_mode=args.visual_mode,
+        backbone_depth=args.backbone_depth, layout_init=args.layout_init, label_smoothing=args.label_smoothing,
+        num_layers=args.num_layers, limit=args.limit, resume=args.resume,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_lr_scale=args.new_lr_scale,
+        warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, grad_accum=args.grad_accum,
+        max_grad_norm=args.max_grad_norm, bf16=args.bf16, seed=args.seed, save_steps=args.save_steps,
+        progress=not args.no_progress,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _evaluate(args) -> int:
+    from .training.recipe import evaluate_model
+
+    scores = evaluate_model(args.model, args.dataset, args.data_dir, args.split, args.max_length, args.stride,
+                            args.batch_size, args.limit, args.bf16)
+    text = json.dumps(scores, indent=2)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+    print(text)
+    return 0
+
+
+def _predict(args) -> int:
+    from .predict import Predictor, draw_prediction
+
+    predictor = Predictor(args.model, max_length=args.max_length, stride=args.stride)
+    records, pages = predictor.predict_files(args.files, args.words_json, args.question, args.dpi)
+    out = Path(args.output) if args.output else None
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    elif args.draw:
+        raise ValueError("--draw needs --output (a folder for the PNG files)")
+    for record, image in zip(records, pages):
+        if out is None:
+            print(json.dumps(record))
+            continue
+        stem = f"{Path(record['file']).stem}-p{record['page']}"
+        (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        if args.draw:
+            draw_prediction(image, record, predictor.task.labels).save(out / f"{stem}.png")
+        print(out / f"{stem}.json")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    command = {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command]
+    try:
+        return command(args)
+    except KeyboardInterrupt:
+        print("interrupted: complete checkpoints are kept (rerun with --resume)", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        print(f"layoutlmv2 {args.command}: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""Documents -> model inputs (token windows + page pixels), and window predictions -> words.
+
+A page longer than ``max_length`` tokens is cut into overlapping windows (``stride`` tokens
+repeated between neighbours), at training and at prediction time alike, so no word is lost.
+Each window keeps its token -> word map (`word_ids`) so predictions go back to words with
+`layoutlmv2.metrics.word_tags_from_windows`.
+
+Token-classification labels go on the *first sub-token of each word* only (every other
+position is -100). With pre-split words the tokenizer's offsets are relative to the word, so
+"first sub-token" is exactly ``offset start == 0``: it stays right when a window starts in the
+middle of a word, where "the first token of this word in the window" would be wrong.
+
+Pixels are stored once per page (``pages``), not once per window.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from ..data.document import Document
+
+logger = logging.getLogger(__name__)
+
+IGNORE_INDEX = -100
+TEXT_KEYS = ("input_ids", "bbox", "token_type_ids", "attention_mask")
+
+
+@dataclass
+class Window:
+    """One model input of at most ``max_length`` tokens cut from one page."""
+
+    doc_index: int
+    input_ids: list[int]
+    bbox: list[list[int]]
+    token_type_ids: list[int]
+    attention_mask: list[int]
+    word_ids: list[Optional[int]]  # page word index per token; None for specials and question tokens
+    targets: dict[str, Any] = field(default_factory=dict)  # labels / label / start_positions, end_positions
+
+
+@dataclass
+class Encoded:
+    """Windows of a list of documents plus each page's pixels (uint8, (3, H, W), BGR)."""
+
+    windows: list[Window]
+    pages: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.windows)
+
+
+def _page_pixels(image_processor, document: Document) -> np.ndarray:
+    """Pixels of the page: ``extra["image"]`` (an in-memory page, e.g. a rendered PDF page) or
+    the file at ``image_path``; a blank white page when there is neither (text-only data sets)."""
+    from PIL import Image
+
+    if "image" in document.extra:
+        image = document.extra["image"]
+    elif document.image_path is not None:
+        image = document.load_image()
+    else:
+        image = Image.new("RGB", (224, 224), "white")
+    pixels = image_processor(image, return_tensors="np")["pixel_values"]
+    return np.asarray(pixels[0])
+
+
+def encode_documents(
+    documents: Sequence[Document],
+    tokenizer,
+    image_processor,
+    max_length: int = 512,
+    stride: int = 128,
+    word_label2id: Optional[dict[str, int]] = None,
+    label2id: Optional[dict[str, int]] = None,
+    with_question: bool = False,
+    single_window: bool = False,
+    load_images: bool = True,
+) -> Encoded:
+    """Tokenise pages into windows; attach the targets each task needs when the records have them.
+
+    * ``word_label2id``: token-classification labels from ``document.word_labels``.
+    * ``label2id``: a page class from ``document.label``.
+    * ``with_question``: ``[CLS] question [SEP] words [SEP]``, only the words are windowed,
+      and ``start_positions``/``end_positions`` come from ``document.answer_span`` (both 0, the
+      [CLS] token, in a window that does not hold the whole answer).
+    * ``single_window``: keep only the first window (classification looks at the page start).
+    """
+    if stride < 0 or stride >= max_length:
+        raise ValueError(f"stride must be in 0..max_length-1, got stride={stride} max_length={max_length}")
+    windows: list[Window] = []
+    pages: list[np.ndarray] = []
+    for index, document in enumerate(documents):
+        if not document.words:
+            logger.warning("document %s has no words: it is encoded as an empty page", document.id)
+        if load_images:
+            pages.append(_page_pixels(image_processor, document))
+        words = list(document.words) or [""]
+        boxes = [list(map(int, box)) for box in document.boxes] or [[0, 0, 0, 0]]
+        common = dict(boxes=boxes, max_length=max_length, stride=stride, return_overflowing_tokens=True,
+                      return_offsets_mapping=True)
+        if with_question:
+            if document.question is None:
+                raise ValueError(f"document {document.id!r} has no question")
+            encoding = tokenizer(document.question, words, truncation="only_second", **common)
+        else:
+            encoding = tokenizer(words, truncation=True, **common)
+        count = len(encoding["input_ids"])
+        page_sequence = 1 if with_question else 0
+        word_ends: dict[int, int] = {}  # word -> furthest character offset reached by its tokens
+        for w in range(count):
+            for word, seq, (_, stop) in zip(encoding.word_ids(w), encoding.sequence_ids(w), encoding["offset_mapping"][w]):
+                if seq == page_sequence and word is not None:
+                    word_ends[word] = max(word_ends.get(word, 0), stop)
+        for w in range(count if not single_window else 1):
+            sequence = encoding.sequence_ids(w)
+            word_ids = [word if seq == page_sequence else None for word, seq in zip(encoding.word_ids(w), sequence)]
+            window = Window(
+                doc_index=index,
+                input_ids=list(encoding["input_ids"][w]),
+                bbox=[list(b) for b in encoding["bbox"][w]],
+                token_type_ids=list(encoding["token_type_ids"][w]),
+                attention_mask=list(encoding["attention_mask"][w]),
+                word_ids=word_ids,
+            )
+            offsets = encoding["offset_mapping"][w]
+            if word_label2id is not None and document.word_labels is not None:
+                window.targets["labels"] = token_labels(word_ids, offsets, document.word_labels, word_label2id)
+            if label2id is not None and document.label is not None:
+                if document.label not in label2id:
+                    raise ValueError(f"document {document.id!r} has label {document.label!r}, not in {sorted(label2id)}")
+                window.targets["label"] = label2id[document.label]
+            if with_question and document.answer_span is not None:
+                start, end = answer_token_span(word_ids, offsets, document.answer_span, word_ends)
+                window.targets["start_positions"], window.targets["end_positions"] = start, end
+            windows.append(window)
+    return Encoded(windows=windows, pages=pages)
+
+
+def token_labels(word_ids: Sequence[Optional[int]], offsets: Sequence[Sequence[int]],
+                 word_labels: Sequence[str], label2id: dict[str, int]) -> list[int]:
+    """A word's label on its first sub-token (offset start 0), -100 everywhere else."""
+    labels = []
+    for word, (start, _) in zip(word_ids, offsets):
+        if word is None or start != 0:
+            labels.append(IGNORE_INDEX)
+            continue
+        tag = word_labels[word]
+        if tag not in label2id:
+            raise ValueError(f"word label {tag!r} is not one of {sorted(label2id)}")
+        labels.append(label2id[tag])
+    return labels
+
+
+def answer_token_span(word_ids: Sequence[Optional[int]], offsets: Sequence[Sequence[int]],
+                      span: tuple[int, int], word_ends: dict[int, int]) -> tuple[int, int]:
+    """Token (start, end) of the answer words in this window, or (0, 0) unless it is all inside.
+
+    ``word_ends[w]`` is the largest character offset any token of word ``w`` reaches in the
+    page's windows: the answer is complete only if its last token reaches it (a window may stop
+    inside the last word), and it starts only at its first word's first sub-token (offset 0).
+    """
+    first_word, last_word = span
+    start = next((t for t, (w, o) in enumerate(zip(word_ids, offsets)) if w == first_word and o[0] == 0), None)
+    end = max((t for t, w in enumerate(word_ids) if w == last_word), default=None)
+    if start is None or end is None or end < start or offsets[end][1] != word_ends.get(last_word):
+        return 0, 0
+    return start, end
+
+
+def collate(windows: Sequence[Window], pages: Sequence[np.ndarray], pad_token_id: int = 0,
+            pad_to_multiple_of: int = 8) -> dict[str, torch.Tensor]:
+    """Pad a list of windows to the longest (rounded up to a multiple) and stack into tensors."""
+    if not windows:
+        raise ValueError("cannot collate an empty list of windows")
+    longest = max(len(w.input_ids) for w in windows)
+    length = -(-longest // pad_to_multiple_of) * pad_to_multiple_of
+    batch = len(windows)
+    input_ids = torch.full((batch, length), pad_token_id, dtype=torch.long)
+    bbox = torch.zeros((batch, length, 4), dtype=torch.long)
+    token_type_ids = torch.zeros((batch, length), dtype=torch.long)
+    attention_mask = torch.zeros((batch, length), dtype=torch.long)
+    for i, window in enumerate(windows):
+        n = len(window.input_ids)
+        input_ids[i, :n] = torch.tensor(window.input_ids)
+        bbox[i, :n] = torch.tensor(window.bbox)
+        token_type_ids[i, :n] = torch.tensor(window.token_type_ids)
+        attention_mask[i, :n] = torch.tensor(window.attention_mask)
+    out = {"input_ids": input_ids, "bbox": bbox, "token_type_ids": token_type_ids, "attention_mask": attention_mask}
+    if pages:
+        out["image"] = torch.from_numpy(np.stack([pages[w.doc_index] for w in windows]))  # (B, 3, H, W) uint8
+    first = windows[0].targets
+    if "labels" in first:
+        labels = torch.full((batch, length), IGNORE_INDEX, dtype=torch.long)
+        for i, window in enumerate(windows):
+            labels[i, : len(window.targets["labels"])] = torch.tensor(window.targets["labels"])
+        out["labels"] = labels
+    if "label" in first:
+        out["labels"] = torch.tensor([w.targets["label"] for w in windows], dtype=torch.long)
+    if "start_positions" in first:
+        out["start_positions"] = torch.tensor([w.targets["start_positions"] for w in windows], dtype=torch.long)
+        out["end_positions"] = torch.tensor([w.targets["end_positions"] for w in windows], dtype=torch.long)
+    return out

@@ -1,0 +1,374 @@
+"""A small, resumable fine-tuning loop for the LayoutLMv2 task heads on CPU or GPU.
+
+What it does, and why:
+
+* AdamW with two learning rates: weights that came from a pre-trained checkpoint get ``lr``;
+  weights that start from scratch (layout tables, relative biases, visual side, head) get
+  ``lr * new_lr_scale`` — they have everything to learn and would crawl at a fine-tuning rate.
+  No weight decay on biases, layer norms and the 1-D/2-D tables.
+* Linear warmup over ``warmup_ratio`` of the optimizer steps, then linear decay to 0.
+* Gradient accumulation (``grad_accum`` micro-batches per step), gradient-norm clipping,
+  optional bf16 autocast.
+* Evaluation after every epoch; the best model (by the task's main metric) is kept in
+  ``<output>/best`` with ``save_pretrained``, together with the processor files.
+* Checkpoints every ``save_steps`` optimizer steps and at every epoch end, in
+  ``<output>/checkpoint-<step>``: weights, optimizer, scheduler, RNG states and position.
+  Each is written to a ``.tmp`` folder and renamed when complete, and the previous one is
+  deleted only after that, so Ctrl-C (or a crash) never leaves a half-written checkpoint nor
+  loses the last complete one. ``resume=True`` continues from the newest complete one at the
+  same step, on the same batch order (each epoch's order is drawn from ``seed + epoch``).
+* ``metrics.jsonl`` (one JSON object per log/eval event) and ``curves.png`` (matplotlib).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import random
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+import torch
+
+from .features import Encoded, collate
+from .model_io import save_model
+from .tasks import Task
+
+logger = logging.getLogger(__name__)
+
+STATE_FILE = "training_state.pt"
+ARGS_FILE = "training_args.json"
+METRICS_FILE = "metrics.jsonl"
+PLOT_FILE = "curves.png"
+MAIN_METRIC = {"token-classification": "entity_f1", "sequence-classification": "accuracy",
+               "question-answering": "anls"}
+
+
+@dataclass
+class TrainingArguments:
+    """Every knob of `Trainer`; saved as ``training_args.json`` next to the checkpoints."""
+
+    output_dir: str
+    epochs: int = 10
+    batch_size: int = 4
+    eval_batch_size: int = 8
+    lr: float = 5e-5
+    new_lr_scale: float = 1.0
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    grad_accum: int = 1
+    max_grad_norm: float = 1.0
+    bf16: bool = False
+    seed: int = 42
+    save_steps: int = 0  # 0: checkpoint only at epoch ends
+    logging_steps: int = 10
+    max_steps: int = 0  # 0: run all epochs (tests use a few steps)
+    eval_each_epoch: bool = True
+    progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)  # recorded as is (model/data options)
+
+    def __post_init__(self) -> None:
+        checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
+                  "grad_accum": self.grad_accum >= 1, "warmup_ratio": 0 <= self.warmup_ratio < 1,
+                  "max_grad_norm": self.max_grad_norm >= 0, "new_lr_scale": self.new_lr_scale > 0,
+                  "save_steps": self.save_steps >= 0, "max_steps": self.max_steps >= 0}
+        for name, ok in checks.items():
+            if not ok:
+                raise ValueError(f"invalid training argument {name}={getattr(self, name)!r}")
+
+
+def set_seed(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _no_decay(name: str) -> bool:
+    return name.endswith(".bias") or "LayerNorm" in name or "_embeddings" in name or name.endswith("_bias")
+
+
+def parameter_groups(model: torch.nn.Module, pretrained: Sequence[str], lr: float, new_lr_scale: float,
+                     weight_decay: float) -> list[dict[str, Any]]:
+    """Four AdamW groups: (pretrained | new) x (decay | no decay); empty groups are left out."""
+    pretrained = set(pretrained)
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            groups.setdefault((name in pretrained, _no_decay(name)), []).append(parameter)
+    out = []
+    for (is_pretrained, no_decay), params in sorted(groups.items()):
+        out.append({"params": params, "lr": lr if is_pretrained else lr * new_lr_scale,
+                    "weight_decay": 0.0 if no_decay else weight_decay,
+                    "name": f"{'pretrained' if is_pretrained else 'new'}{'-no-decay' if no_decay else ''}"})
+    return out
+
+
+def warmup_linear(total_steps: int, warmup_steps: int) -> Callable[[int], float]:
+    """LR factor: 0 -> 1 over ``warmup_steps``, then 1 -> 0 at ``total_steps``."""
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
+    return factor
+
+
+def _rng_state() -> dict[str, Any]:
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    random.setstate(state["python"])
+    np.random.set_state(state["numpy"])
+    torch.set_rng_state(state["torch"])
+
+
+def _replace_dir(tmp: Path, final: Path) -> None:
+    """Move a completed ``tmp`` folder to ``final``; an older ``final`` is removed only afterwards."""
+    old = final.with_name(final.name + ".old")
+    if final.exists():
+        if old.exists():
+            shutil.rmtree(old)
+        final.rename(old)
+    tmp.rename(final)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+class Trainer:
+    """Fine-tune ``model`` on ``train`` windows for a `Task`; see the module docstring.
+
+    ``pretrained`` lists the parameter names loaded from a checkpoint (for the two learning
+    rates). ``save_extra(folder)`` writes anything that belongs beside a saved model (the
+    processor), so ``<output>/best`` is a complete model folder.
+    """
+
+    def __init__(self, model: torch.nn.Module, task: Task, args: TrainingArguments, train: Encoded,
+                 eval_data: Optional[Encoded] = None, eval_documents: Optional[Sequence] = None,
+                 pretrained: Sequence[str] = (), save_extra: Optional[Callable[[Path], None]] = None) -> None:
+        if len(train) == 0:
+            raise ValueError("no training windows")
+        if (eval_data is None) != (eval_documents is None):
+            raise ValueError("give both eval_data and eval_documents, or neither")
+        self.model, self.task, self.args = model, task, args
+        self.train_data, self.eval_data, self.eval_documents = train, eval_data, eval_documents
+        self.pretrained = list(pretrained)
+        self.save_extra = save_extra
+        self.output = Path(args.output_dir)
+        self.batches_per_epoch = math.ceil(len(train) / args.batch_size)
+        self.steps_per_epoch = math.ceil(self.batches_per_epoch / args.grad_accum)
+        self.total_steps = self.steps_per_epoch * args.epochs
+        if args.max_steps:
+            self.total_steps = min(self.total_steps, args.max_steps)
+        set_seed(args.seed)
+        self.optimizer = torch.optim.AdamW(
+            parameter_groups(model, self.pretrained, args.lr, args.new_lr_scale, args.weight_decay), lr=args.lr)
+        warmup = int(round(args.warmup_ratio * self.total_steps))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_linear(self.total_steps, warmup))
+        self.global_step = 0
+        self.epoch = 0  # epochs completed
+        self.batches_done = 0  # micro-batches done in the current epoch
+        self.best_metric: Optional[float] = None
+        self.history: list[dict[str, Any]] = []
+        self.main_metric = MAIN_METRIC[task.name]
+
+    # ------------------------------------------------------------------ order and batches
+    def epoch_order(self, epoch: int) -> list[int]:
+        generator = torch.Generator().manual_seed(self.args.seed + epoch)
+        return torch.randperm(len(self.train_data), generator=generator).tolist()
+
+    def _batch(self, order: list[int], index: int) -> dict[str, torch.Tensor]:
+        picked = order[index * self.args.batch_size: (index + 1) * self.args.batch_size]
+        return collate([self.train_data.windows[i] for i in picked], self.train_data.pages)
+
+    # ------------------------------------------------------------------ checkpoints
+    def checkpoints(self) -> list[Path]:
+        """Complete checkpoints, oldest first (``.tmp`` folders are never complete)."""
+        found = [p for p in self.output.glob("checkpoint-*") if p.is_dir() and p.name.split("-", 1)[1].isdigit()]
+        return sorted(found, key=lambda p: int(p.name.split("-", 1)[1]))
+
+    def save_checkpoint(self) -> Path:
+        final = self.output / f"checkpoint-{self.global_step}"
+        tmp = self.output / f"checkpoint-{self.global_step}.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        save_model(self.model, tmp)
+        torch.save({
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "rng": _rng_state(), "global_step": self.global_step, "epoch": self.epoch,
+            "batches_done": self.batches_done, "best_metric": self.best_metric, "history": self.history,
+        }, tmp / STATE_FILE)
+        _replace_dir(tmp, final)
+        for older in self.checkpoints():
+            if older != final:
+                shutil.rmtree(older)
+        logger.info("checkpoint saved: %s", final)
+        return final
+
+    def resume(self) -> bool:
+        """Load the newest complete checkpoint; False when there is none."""
+        best_old = self.output / "best.old"
+        if best_old.exists() and not (self.output / "best").exists():
+            best_old.rename(self.output / "best")  # an interrupted best-model swap
+        found = self.checkpoints()
+        if not found:
+            return False
+        folder = found[-1]
+        from safetensors.torch import load_file
+
+        weights = folder / "model.safetensors"
+        if weights.is_file():
+            self.model.load_state_dict(load_file(str(weights)))
+        else:
+            self.model.load_state_dict(type(self.model).from_pretrained(folder).state_dict())
+        state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        _set_rng_state(state["rng"])
+        self.global_step, self.epoch, self.batches_done = state["global_step"], state["epoch"], state["batches_done"]
+        self.best_metric, self.history = state["best_metric"], state["history"]
+        self._rewrite_metrics()
+        logger.info("resumed from %s (step %d, epoch %d, batch %d)", folder, self.global_step, self.epoch,
+                    self.batches_done)
+        return True
+
+    def save_best(self) -> None:
+        tmp = self.output / "best.tmp"
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        save_model(self.model, tmp)
+        if self.save_extra is not None:
+            self.save_extra(tmp)
+        _replace_dir(tmp, self.output / "best")
+
+    # ------------------------------------------------------------------ logging
+    def _log(self, record: dict[str, Any]) -> None:
+        self.history.append(record)
+        with open(self.output / METRICS_FILE, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+
+    def _learning_rates(self) -> dict[str, float]:
+        """``lr`` (pre-trained weights, or the only rate) and ``lr_new`` (fresh weights) right now."""
+        rates = {group["name"].replace("-no-decay", ""): group["lr"] for group in self.optimizer.param_groups}
+        out = {"lr": rates.get("pretrained", rates.get("new"))}
+        if "pretrained" in rates and "new" in rates:
+            out["lr_new"] = rates["new"]
+        return out
+
+    def _rewrite_metrics(self) -> None:
+        """After a resume the file holds only what the checkpoint knew (no duplicated steps)."""
+        with open(self.output / METRICS_FILE, "w", encoding="utf-8") as handle:
+            for record in self.history:
+                handle.write(json.dumps(record) + "\n")
+
+    def plot(self) -> Optional[Path]:
+        """Training loss per step and the evaluation metric per epoch, as ``curves.png``."""
+        try:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+        except ImportError:
+            logger.warning("matplotlib is not installed: no %s", PLOT_FILE)
+            return None
+        train = [r for r in self.history if "loss" in r]
+        evals = [r for r in self.history if self.main_metric in r]
+        figure, (left, right) = plt.subplots(1, 2, figsize=(10, 4))
+        left.plot([r["step"] for r in train], [r["loss"] for r in train])
+        left.set(xlabel="optimizer step", ylabel="training loss", title="loss", yscale="log")
+        right.plot([r["epoch"] for r in evals], [r[self.main_metric] for r in evals], marker="o")
+        right.set(xlabel="epoch", ylabel=self.main_metric, title=f"evaluation: {self.main_metric}")
+        figure.tight_layout()
+        path = self.output / PLOT_FILE
+        figure.savefig(path, dpi=100)
+        plt.close(figure)
+        return path
+
+    # ------------------------------------------------------------------ evaluate
+    def evaluate(self) -> dict[str, float]:
+        outputs = self.task.window_outputs(self.model, self.eval_data, self.args.eval_batch_size,
+                                           autocast=self.args.bf16, progress=self.args.progress)
+        predictions = self.task.decode(self.eval_documents, self.eval_data, outputs)
+        return self.task.evaluate(self.eval_documents, predictions)
+
+    # ------------------------------------------------------------------ train
+    def train(self, resume: bool = False) -> dict[str, Any]:
+        """Run (or continue) training; returns the final summary (also in ``summary.json``)."""
+        from tqdm.auto import tqdm
+
+        self.output.mkdir(parents=True, exist_ok=True)
+        for stale in self.output.glob("*.tmp"):
+            shutil.rmtree(stale)  # left by an interrupted save: never complete
+        if not (resume and self.resume()):
+            (self.output / METRICS_FILE).write_text("", encoding="utf-8")
+        (self.output / ARGS_FILE).write_text(json.dumps(asdict(self.args), indent=2) + "\n", encoding="utf-8")
+        args = self.args
+        started = time.time()
+        self.model.train()
+        bar = tqdm(total=self.total_steps, initial=self.global_step, desc="train", disable=not args.progress)
+        running, running_count = 0.0, 0
+        try:
+            while self.epoch < args.epochs and self.global_step < self.total_steps:
+                order = self.epoch_order(self.epoch)
+                while self.batches_done < self.batches_per_epoch and self.global_step < self.total_steps:
+                    group_start = (self.batches_done // args.grad_accum) * args.grad_accum
+                    group = range(group_start, min(group_start + args.grad_accum, self.batches_per_epoch))
+                    self.optimizer.zero_grad(set_to_none=True)
+                    for index in group:
+                        batch = self._batch(order, index)
+                        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
+                            outputs = self.model(**self.task.model_inputs(batch))
+                        loss = self.task.loss(outputs, batch) / len(group)
+                        loss.backward()
+                        running += float(loss.detach()) * len(group)
+                        running_count += 1
+                    if args.max_grad_norm > 0:
+                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)
+                    self.optimizer.step()
+                    self.scheduler.step()
+                    self.global_step += 1
+                    self.batches_done = group[-1] + 1
+                    bar.update(1)
+                    if self.global_step % args.logging_steps == 0 or self.global_step == self.total_steps:
+                        record = {"step": self.global_step, "epoch": self.epoch + self.batches_done / self.batches_per_epoch,
+                                  "loss": running / max(running_count, 1), **self._learning_rates()}
+                        bar.set_postfix(loss=f"{record['loss']:.4f}")
+                        self._log(record)
+                        running, running_count = 0.0, 0
+                    if args.save_steps and self.global_step % args.save_steps == 0:
+                        self.save_checkpoint()
+                if self.batches_done >= self.batches_per_epoch:
+                    self.epoch += 1
+                    self.batches_done = 0
+                    self._end_of_epoch()
+                    self.save_checkpoint()
+        finally:
+            bar.close()
+            for stale in self.output.glob("*.tmp"):
+                shutil.rmtree(stale, ignore_errors=True)
+        if self.eval_data is None or not args.eval_each_epoch or not (self.output / "best").exists():
+            self.save_best()  # nothing to select on (or stopped mid-epoch before any evaluation)
+        self.plot()
+        summary = {"global_step": self.global_step, "epochs_completed": self.epoch,
+                   "best_" + self.main_metric: self.best_metric, "train_seconds": round(time.time() - started, 1),
+                   "best_model": str(self.output / "best")}
+        (self.output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        return summary
+
+    def _end_of_epoch(self) -> None:
+        if self.eval_data is None or not self.args.eval_each_epoch:
+            return
+        scores = self.evaluate()
+        record = {"step": self.global_step, "epoch": self.epoch, **{k: float(v) for k, v in scores.items()}}
+        self._log(record)
+        value = scores[self.main_metric]
+        logger.info("epoch %d: %s", self.epoch, json.dumps(scores))
+        if self.best_metric is None or value > self.best_metric:
+            self.best_metric = value
+            self.save_best()
+        self.plot()

@@ -1,0 +1,408 @@
+"""The three fine-tuning tasks: which head, which labels, how inputs are built, decoded and scored.
+
+==========================  =============================================  ==========================
+task                        data sets                                      metric
+==========================  =============================================  ==========================
+token-classification        funsd, sroie, cord, kleister-nda               seqeval entity F1 (+ SROIE
+                                                                           ICDAR, Kleister key F1)
+sequence-classification     forms-vs-receipts, rvl-cdip                    accuracy
+question-answering          funsd-qa, docvqa                               ANLS and exact match
+==========================  =============================================  ==========================
+
+A task object turns Documents into windows (`features.encode_documents`), computes the loss
+from the head's logits (so label smoothing is an option without touching the heads), runs
+prediction over windows and merges it back to one answer per document.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+
+from .. import metrics
+from ..data import (
+    CORD_LABELS,
+    FORMS_VS_RECEIPTS_LABELS,
+    FUNSD_LABELS,
+    KLEISTER_NDA_KEYS,
+    RVL_CDIP_CLASSES,
+    SROIE_LABELS,
+    Document,
+    decode_sroie_fields,
+    find_word_span,
+    load_cord,
+    load_docvqa,
+    load_forms_vs_receipts,
+    load_funsd,
+    load_funsd_qa,
+    load_kleister_nda,
+    load_rvl_cdip,
+    load_sroie,
+)
+from .features import IGNORE_INDEX, Encoded, collate, encode_documents
+
+logger = logging.getLogger(__name__)
+
+TASKS = ("token-classification", "sequence-classification", "question-answering")
+
+KLEISTER_LABELS = ["O"] + [f"{p}-{k.upper()}" for k in KLEISTER_NDA_KEYS for p in ("B", "I")]
+
+
+# ----------------------------------------------------------------------------- data sets
+
+
+def _docvqa(root: Path, split: str) -> list[Document]:
+    """``<root>/<split>/<split>_v1.0.json`` (the release's name) or the only ``*.json`` there."""
+    folder = root / split
+    named = folder / f"{split}_v1.0.json"
+    if named.is_file():
+        return load_docvqa(named)
+    candidates = sorted(folder.glob("*.json"))
+    if len(candidates) != 1:
+        raise FileNotFoundError(f"DocVQA: expected {named} or exactly one .json in {folder}, found {len(candidates)}")
+    return load_docvqa(candidates[0])
+
+
+def _kleister(root: Path, split: str) -> list[Document]:
+    """Kleister-NDA with BIO word tags derived from the gold values (first match in the text)."""
+    split = {"test": "dev-0", "dev": "dev-0"}.get(split, split)  # test-A has no expected.tsv
+    documents = load_kleister_nda(root, split)
+    for document in documents:
+        tags = ["O"] * len(document.words)
+        for key, value in document.extra.get("expected", []):
+            span = find_word_span(document.words, value)
+            if span is not None and all(t == "O" for t in tags[span[0]: span[1] + 1]):
+                tags[span[0]] = f"B-{key.upper()}"
+                for i in range(span[0] + 1, span[1] + 1):
+                    tags[i] = f"I-{key.upper()}"
+        document.word_labels = tags
+    return documents
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to read a data set and which task and labels it has."""
+
+    task: str
+    labels: Optional[list[str]]  # None for question answering
+    load: Callable[[Path, str], list[Document]]
+    layout: str  # what --data-dir holds, for error messages and --help
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    "funsd": DatasetSpec("token-classification", FUNSD_LABELS, lambda d, s: load_funsd(d, s),
+                         "the FUNSD root (training_data/, testing_data/)"),
+    "sroie": DatasetSpec("token-classification", SROIE_LABELS, lambda d, s: load_sroie(d, s),
+                         "the SROIE root (train/, test/ with img/, box/, entities/)"),
+    "cord": DatasetSpec("token-classification", CORD_LABELS, lambda d, s: load_cord(d, s),
+                        "the CORD root (train/, dev/, test/ with json/ and image/)"),
+    "kleister-nda": DatasetSpec("token-classification", KLEISTER_LABELS, _kleister,
+                                "the Kleister-NDA root (train/, dev-0/ with in.tsv, expected.tsv)"),
+    "forms-vs-receipts": DatasetSpec(
+        "sequence-classification", FORMS_VS_RECEIPTS_LABELS,
+        lambda d, s: load_forms_vs_receipts(d / "funsd", d / "sroie", s),
+        "a folder holding funsd/ and sroie/"),
+    "rvl-cdip": DatasetSpec("sequence-classification", RVL_CDIP_CLASSES, lambda d, s: load_rvl_cdip(d, s),
+                            "the RVL-CDIP root (labels/<split>.txt or <split>/<class>/ folders)"),
+    "funsd-qa": DatasetSpec("question-answering", None, lambda d, s: load_funsd_qa(d, s),
+                            "the FUNSD root"),
+    "docvqa": DatasetSpec("question-answering", None, _docvqa,
+                          "the DocVQA root (<split>/<split>_v1.0.json, images and ocr_results/)"),
+}
+
+
+def load_dataset(name: str, data_dir: Union[str, Path], split: str) -> list[Document]:
+    """Documents of one split of a data set named as on the command line."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose from {sorted(DATASETS)}")
+    folder = Path(data_dir)
+    if not folder.exists():
+        raise FileNotFoundError(f"--data-dir {folder} does not exist ({name} expects {DATASETS[name].layout})")
+    documents = DATASETS[name].load(folder, split)
+    if not documents:
+        raise ValueError(f"{name} {split}: no documents found in {folder}")
+    return documents
+
+
+# ----------------------------------------------------------------------------- tasks
+
+
+def _model_class(task: str):
+    from .. import heads
+
+    return {
+        "token-classification": heads.LayoutLMv2ForTokenClassification,
+        "sequence-classification": heads.LayoutLMv2ForSequenceClassification,
+        "question-answering": heads.LayoutLMv2ForQuestionAnswering,
+    }[task]
+
+
+class Task:
+    """Shared plumbing; subclasses say how to encode, score a batch, decode and evaluate."""
+
+    name = ""
+
+    def __init__(self, labels: Optional[Sequence[str]] = None, dataset: Optional[str] = None,
+                 label_smoothing: float = 0.0) -> None:
+        self.labels = list(labels) if labels is not None else None
+        self.dataset = dataset
+        self.label_smoothing = float(label_smoothing)
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+
+    @property
+    def model_class(self):
+        return _model_class(self.name)
+
+    def config_labels(self) -> dict[str, Any]:
+        """``num_labels``/``id2label``/``label2id`` for the model config."""
+        if self.labels is None:
+            return {"num_labels": 2}
+        return {"num_labels": len(self.labels), "id2label": dict(enumerate(self.labels)),
+                "label2id": {label: i for i, label in enumerate(self.labels)}}
+
+    def encode(self, documents: Sequence[Document], tokenizer, image_processor, max_length: int = 512,
+               stride: int = 128, load_images: bool = True) -> Encoded:
+        raise NotImplementedError
+
+    def loss(self, outputs, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        raise NotImplementedError
+
+    def model_inputs(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The batch without targets (the task computes the loss itself)."""
+        return {k: v for k, v in batch.items() if k not in ("labels", "start_positions", "end_positions")}
+
+    @torch.no_grad()
+    def window_outputs(self, model, encoded: Encoded, batch_size: int = 8, autocast: bool = False,
+                       progress: bool = False) -> list[dict[str, torch.Tensor]]:
+        """Run the model over every window (eval mode), one dict of float32 CPU tensors per window."""
+        from tqdm.auto import tqdm
+
+        was_training = model.training
+        model.eval()
+        results: list[dict[str, torch.Tensor]] = []
+        starts = range(0, len(encoded.windows), batch_size)
+        try:
+            for start in tqdm(starts, desc="predict", disable=not progress, leave=False):
+                windows = encoded.windows[start: start + batch_size]
+                batch = collate(windows, encoded.pages)
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                    outputs = model(**self.model_inputs(batch))
+                for i, window in enumerate(windows):
+                    results.append(self._window_result(outputs, i, len(window.input_ids)))
+        finally:
+            model.train(was_training)
+        return results
+
+    def _window_result(self, outputs, i: int, length: int) -> dict[str, torch.Tensor]:
+        raise NotImplementedError
+
+    def decode(self, documents: Sequence[Document], encoded: Encoded,
+               window_results: Sequence[dict[str, torch.Tensor]]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    def evaluate(self, documents: Sequence[Document], predictions: Sequence[dict[str, Any]]) -> dict[str, float]:
+        raise NotImplementedError
+
+
+class TokenClassificationTask(Task):
+    """BIO word tags; predictions merged over windows with `metrics.word_tags_from_windows`."""
+
+    name = "token-classification"
+
+    def encode(self, documents, tokenizer, image_processor, max_length=512, stride=128, load_images=True):
+        label2id = {label: i for i, label in enumerate(self.labels)}
+        has_labels = all(d.word_labels is not None for d in documents)
+        return encode_documents(documents, tokenizer, image_processor, max_length, stride,
+                                word_label2id=label2id if has_labels else None, load_images=load_images)
+
+    def loss(self, outputs, batch):
+        logits = outputs.logits  # (B, L, num_labels)
+        return F.cross_entropy(logits.float().flatten(0, 1), batch["labels"].flatten(), ignore_index=IGNORE_INDEX,
+                               label_smoothing=self.label_smoothing)
+
+    def _window_result(self, outputs, i, length):
+        return {"probs": outputs.logits[i, :length].float().softmax(-1)}  # (L, num_labels)
+
+    def decode(self, documents, encoded, window_results):
+        """Per document: ``labels`` (one tag per word), ``scores`` (its probability), ``entities``."""
+        per_doc: dict[int, list[int]] = {}
+        for w, window in enumerate(encoded.windows):
+            per_doc.setdefault(window.doc_index, []).append(w)
+        out = []
+        for index, document in enumerate(documents):
+            ids = per_doc.get(index, [])
+            word_ids = [encoded.windows[w].word_ids for w in ids]
+            best = [window_results[w]["probs"].max(-1) for w in ids]
+            tags = metrics.word_tags_from_windows([b.indices.tolist() for b in best], word_ids,
+                                                  num_words=len(document.words), id2label=self.labels)
+            scores = metrics.word_tags_from_windows([b.values.tolist() for b in best], word_ids,
+                                                    num_words=len(document.words), default=0.0)
+            out.append({"labels": tags, "scores": [float(s) for s in scores],
+                        "entities": group_entities(document.words, tags, scores)})
+        return out
+
+    def evaluate(self, documents, predictions):
+        gold = [d.word_labels for d in documents]
+        pred = [p["labels"] for p in predictions]
+        result = {f"entity_{k}": v for k, v in metrics.entity_scores(gold, pred).items()}
+        if self.dataset == "sroie":
+            fields = [decode_sroie_fields(d.words, p) for d, p in zip(documents, pred)]
+            truth = [d.extra["entities"] for d in documents]
+            result.update({f"icdar_{k}": v for k, v in metrics.sroie_scores(truth, fields).items()})
+        if self.dataset == "kleister-nda":
+            found = [[(e["type"].lower(), e["text"]) for e in p["entities"]] for p in predictions]
+            truth = [d.extra.get("expected", []) for d in documents]
+            result.update({f"kleister_{k}": v for k, v in metrics.kleister_scores(truth, found).items()})
+        return result
+
+
+def group_entities(words: Sequence[str], tags: Sequence[str], scores: Sequence[float]) -> list[dict[str, Any]]:
+    """Join consecutive words tagged B-X I-X I-X ... (or I-X after a different tag) into entities.
+
+    Each entity: ``type``, ``text``, ``words`` (indices), ``score`` (mean word score).
+    """
+    entities: list[dict[str, Any]] = []
+    current: Optional[dict[str, Any]] = None
+    for i, tag in enumerate(tags):
+        prefix, _, kind = tag.partition("-")
+        if prefix not in ("B", "I") or not kind:
+            current = None
+            continue
+        if prefix == "B" or current is None or current["type"] != kind:
+            current = {"type": kind, "words": []}
+            entities.append(current)
+        current["words"].append(i)
+    for entity in entities:
+        entity["text"] = " ".join(words[i] for i in entity["words"])
+        entity["score"] = float(sum(scores[i] for i in entity["words"]) / len(entity["words"]))
+    return entities
+
+
+class SequenceClassificationTask(Task):
+    """One class per page, from the first window (the page start)."""
+
+    name = "sequence-classification"
+
+    def encode(self, documents, tokenizer, image_processor, max_length=512, stride=128, load_images=True):
+        label2id = {label: i for i, label in enumerate(self.labels)}
+        has_labels = all(d.label is not None for d in documents)
+        return encode_documents(documents, tokenizer, image_processor, max_length, stride=0,
+                                label2id=label2id if has_labels else None, single_window=True,
+                                load_images=load_images)
+
+    def loss(self, outputs, batch):
+        return F.cross_entropy(outputs.logits.float(), batch["labels"], label_smoothing=self.label_smoothing)
+
+    def _window_result(self, outputs, i, length):
+        return {"probs": outputs.logits[i].float().softmax(-1)}
+
+    def decode(self, documents, encoded, window_results):
+        out = [None] * len(documents)
+        for window, result in zip(encoded.windows, window_results):
+            probs = result["probs"]
+            out[window.doc_index] = {"label": self.labels[int(probs.argmax())], "score": float(probs.max()),
+                                     "probabilities": {l: float(p) for l, p in zip(self.labels, probs.tolist())}}
+        return out
+
+    def evaluate(self, documents, predictions):
+        return metrics.accuracy([d.label for d in documents], [p["label"] for p in predictions])
+
+
+class QuestionAnsweringTask(Task):
+    """Extractive QA over the page words: best (start <= end) token span over all windows."""
+
+    name = "question-answering"
+
+    def __init__(self, labels=None, dataset=None, label_smoothing=0.0, max_answer_tokens: int = 64) -> None:
+        super().__init__(None, dataset, label_smoothing)
+        self.max_answer_tokens = max_answer_tokens
+
+    def encode(self, documents, tokenizer, image_processor, max_length=512, stride=128, load_images=True):
+        return encode_documents(documents, tokenizer, image_processor, max_length, stride, with_question=True,
+                                load_images=load_images)
+
+    def loss(self, outputs, batch):
+        ce = lambda logits, target: F.cross_entropy(logits.float(), target,  # noqa: E731
+                                                    label_smoothing=self.label_smoothing)
+        return (ce(outputs.start_logits, batch["start_positions"]) + ce(outputs.end_logits, batch["end_positions"])) / 2
+
+    def _window_result(self, outputs, i, length):
+        return {"start": outputs.start_logits[i, :length].float().log_softmax(-1),
+                "end": outputs.end_logits[i, :length].float().log_softmax(-1)}
+
+    def decode(self, documents, encoded, window_results):
+        """Per document: ``answer`` (words joined), ``span`` ([first, last] word indices), ``score`` (probability)."""
+        best: dict[int, tuple[float, int, int]] = {}
+        for window, result in zip(encoded.windows, window_results):
+            context = torch.tensor([w is not None for w in window.word_ids])
+            if not bool(context.any()):
+                continue
+            pair = result["start"][:, None] + result["end"][None, :]  # (L, L): log p(start) + log p(end)
+            length = pair.shape[0]
+            offsets = torch.arange(length)[None, :] - torch.arange(length)[:, None]  # end - start
+            valid = (offsets >= 0) & (offsets < self.max_answer_tokens) & context[:, None] & context[None, :]
+            pair = pair.masked_fill(~valid, -math.inf)
+            flat = int(pair.argmax())
+            start, end = divmod(flat, length)
+            score = float(pair[start, end])
+            previous = best.get(window.doc_index)
+            if previous is None or score > previous[0]:
+                best[window.doc_index] = (score, window.word_ids[start], window.word_ids[end])
+        out = []
+        for index, document in enumerate(documents):
+            if index not in best:
+                out.append({"answer": "", "span": None, "score": 0.0})
+                continue
+            score, first, last = best[index]
+            out.append({"answer": " ".join(document.words[first: last + 1]), "span": [first, last],
+                        "score": math.exp(score)})
+        return out
+
+    def evaluate(self, documents, predictions):
+        answers = [d.answers or [""] for d in documents]
+        guesses = [p["answer"] for p in predictions]
+        exact = sum(any(" ".join(g.lower().split()) == " ".join(a.lower().split()) for a in ans)
+                    for g, ans in zip(guesses, answers)) / len(guesses)
+        return {**metrics.anls(guesses, answers), "exact_match": exact}
+
+
+_TASK_CLASSES = {cls.name: cls for cls in (TokenClassificationTask, SequenceClassificationTask, QuestionAnsweringTask)}
+
+
+def make_task(task: str, dataset: Optional[str] = None, labels: Optional[Sequence[str]] = None,
+              label_smoothing: float = 0.0) -> Task:
+    """The task object for a command-line task name; labels default to the data set's."""
+    if task not in _TASK_CLASSES:
+        raise ValueError(f"unknown task {task!r}; choose from {list(TASKS)}")
+    if dataset is not None:
+        if dataset not in DATASETS:
+            raise ValueError(f"unknown data set {dataset!r}; choose from {sorted(DATASETS)}")
+        if DATASETS[dataset].task != task:
+            raise ValueError(f"data set {dataset!r} is for {DATASETS[dataset].task}, not {task}")
+        labels = labels if labels is not None else DATASETS[dataset].labels
+    if task != "question-answering" and not labels:
+        raise ValueError(f"{task} needs a label list (give a data set or labels)")
+    return _TASK_CLASSES[task](labels=labels, dataset=dataset, label_smoothing=label_smoothing)
+
+
+def task_from_config(config, dataset: Optional[str] = None) -> Task:
+    """Rebuild the task of a saved model from its config (architectures + id2label)."""
+    architecture = (getattr(config, "architectures", None) or [""])[0]
+    by_architecture = {
+        "LayoutLMv2ForTokenClassification": "token-classification",
+        "LayoutLMv2ForSequenceClassification": "sequence-classification",
+        "LayoutLMv2ForQuestionAnswering": "question-answering",
+    }
+    task = getattr(config, "finetuning_task", None) or by_architecture.get(architecture)
+    if task not in _TASK_CLASSES:
+        raise ValueError(f"cannot tell the task of this model (architectures={architecture!r}); "
+                         "it was not saved by `layoutlmv2 train`")
+    labels = None if task == "question-answering" else [config.id2label[i] for i in range(config.num_labels)]
+    return _TASK_CLASSES[task](labels=labels, dataset=dataset)
