@@ -47,9 +47,13 @@ class LayoutLMv2SelfAttention(nn.Module):
     def projections(self, hidden_states: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, L, hidden) -> q, k, v each (B, heads, L, head_size)."""
         if self.fast_qkv:
-            q, k, v = self.qkv_linear(hidden_states).chunk(3, dim=-1)
-            q = q + self.q_bias
-            v = v + self.v_bias
+            qkv = self.qkv_linear(hidden_states)  # (B, L, 3 * hidden)
+            # slices rather than chunk(3): chunk exports to ONNX as Split with `num_outputs`,
+            # which exists only from opset 18; slices export to any opset (same values)
+            hidden = qkv.shape[-1] // 3
+            q = qkv[..., :hidden] + self.q_bias
+            k = qkv[..., hidden : 2 * hidden]
+            v = qkv[..., 2 * hidden :] + self.v_bias
         else:
             q, k, v = self.query(hidden_states), self.key(hidden_states), self.value(hidden_states)
         batch, length, _ = hidden_states.shape

@@ -78,6 +78,8 @@ class LayoutLMv2Encoder(nn.Module):
             self.rel_pos_y_bias = RelativePositionBias(config.rel_2d_pos_bins, config.max_rel_2d_pos, heads)
         self.attn_implementation = "sdpa"
         self.gradient_checkpointing = False
+        # Benchmark switch: False recomputes the biases in every layer, to measure what sharing saves.
+        self.share_bias = True
 
     def attention_bias(self, position_ids: torch.Tensor, bbox: torch.Tensor) -> Optional[torch.Tensor]:
         """(B, heads, L, L): 1-D bias + (x bias + y bias), or None when both are off."""
@@ -99,11 +101,12 @@ class LayoutLMv2Encoder(nn.Module):
         output_hidden_states: bool = False,
     ) -> Tuple[torch.Tensor, Optional[Tuple[torch.Tensor, ...]], Optional[Tuple[torch.Tensor, ...]]]:
         """Returns (last hidden state, all hidden states or None, attention maps or None)."""
-        bias = self.attention_bias(position_ids, bbox)
+        bias = self.attention_bias(position_ids, bbox) if self.share_bias else None
         all_hidden = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer in self.layer:
-            args = (hidden_states, padding_mask, bias, self.attn_implementation, output_attentions)
+            layer_bias = bias if self.share_bias else self.attention_bias(position_ids, bbox)
+            args = (hidden_states, padding_mask, layer_bias, self.attn_implementation, output_attentions)
             if self.gradient_checkpointing and self.training:
                 hidden_states, probs = checkpoint(layer, *args, use_reentrant=False)
             else:

@@ -144,7 +144,8 @@ class LayoutLMv2ForQuestionAnswering(LayoutLMv2PreTrainedModel):
             output_hidden_states=output_hidden_states, return_dict=True,
         )
         logits = self.qa_outputs(outputs.last_hidden_state[:, :length])  # (B, L, 2)
-        start_logits, end_logits = (t.squeeze(-1).contiguous() for t in logits.split(1, dim=-1))
+        # indexing, not split(): split exports to ONNX opset 17 as an op only opset 18 knows
+        start_logits, end_logits = logits[..., 0].contiguous(), logits[..., 1].contiguous()
         loss = None
         if start_positions is not None and end_positions is not None:
             # positions outside the text are clamped to L and ignored, as in transformers

@@ -1,0 +1,206 @@
+"""ONNX export of every LayoutLMv2 model class, with dynamic batch size and sequence length.
+
+The reference implementation cannot be exported (detectron2's backbone does not trace); ours
+can, because the visual stream is plain convolutions and the input checks step aside while
+the model is traced (`input_checks._tracing`).
+
+Choices, and why:
+- torch's dynamo exporter (`torch.onnx.export(..., dynamo=True)`, needs `onnxscript`) with
+  `dynamic_shapes`: the legacy TorchScript exporter fails on the adaptive pooling of the
+  visual stream once the batch dimension is dynamic.
+- The graph is traced with the "eager" attention arithmetic (the reference's, and the same
+  weights): the exporter's decomposition of `scaled_dot_product_attention` produces strides
+  that its own reshape cannot view. ONNX Runtime fuses the eager graph itself.
+- The image keeps the fixed size of the example (224 x 224, what the image processor makes);
+  batch and text length are free.
+
+Example:
+    >>> from layoutlmv2 import LayoutLMv2ForTokenClassification
+    >>> model = LayoutLMv2ForTokenClassification.from_pretrained("path/to/model")
+    >>> to_onnx(model, "model.onnx")                        # doctest: +SKIP
+    >>> verify_onnx(model, "model.onnx")                    # max abs difference vs PyTorch
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+from pathlib import Path
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import nn
+
+from .configuration import LayoutLMv2Config
+from .encoder import LayoutLMv2Encoder
+
+logger = logging.getLogger(__name__)
+
+INPUT_NAMES = ("input_ids", "bbox", "image", "attention_mask", "token_type_ids")
+# model class name -> names of the tensors the exported graph returns, in order
+OUTPUT_NAMES = {
+    "LayoutLMv2Model": ("last_hidden_state", "pooler_output"),
+    "LayoutLMv2ForSequenceClassification": ("logits",),
+    "LayoutLMv2ForTokenClassification": ("logits",),
+    "LayoutLMv2ForQuestionAnswering": ("start_logits", "end_logits"),
+}
+# --task of the command line -> model class name
+TASKS = {
+    "base": "LayoutLMv2Model",
+    "sequence-classification": "LayoutLMv2ForSequenceClassification",
+    "token-classification": "LayoutLMv2ForTokenClassification",
+    "question-answering": "LayoutLMv2ForQuestionAnswering",
+}
+# One protobuf file holds at most 2 GB; larger models keep their weights beside the graph.
+_SINGLE_FILE_LIMIT = 1_800_000_000
+
+
+class _PositionalOutputs(nn.Module):
+    """Positional inputs in `INPUT_NAMES` order -> a tuple of tensors, as ONNX graphs want."""
+
+    def __init__(self, model: nn.Module, output_names: Sequence[str]) -> None:
+        super().__init__()
+        self.model = model
+        self.output_names = tuple(output_names)
+
+    def forward(self, input_ids, bbox, image, attention_mask, token_type_ids) -> Tuple[torch.Tensor, ...]:
+        outputs = self.model(input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids, return_dict=True)
+        return tuple(outputs[name] for name in self.output_names)
+
+
+def output_names(model: nn.Module) -> Tuple[str, ...]:
+    name = type(model).__name__
+    if name not in OUTPUT_NAMES:
+        raise ValueError(f"cannot export {name}: expected one of {sorted(OUTPUT_NAMES)}")
+    return OUTPUT_NAMES[name]
+
+
+def example_inputs(config: LayoutLMv2Config, batch_size: int = 2, seq_length: int = 16,
+                   image_size: int = 224, seed: int = 0) -> Dict[str, torch.Tensor]:
+    """Valid random model inputs: [CLS] first, boxes with x0 <= x1 and y0 <= y1, padding at the end."""
+    g = torch.Generator().manual_seed(seed)
+    input_ids = torch.randint(1000, config.vocab_size, (batch_size, seq_length), generator=g)
+    input_ids[:, 0] = 101
+    corners = torch.randint(0, 1001, (batch_size, seq_length, 2, 2), generator=g)  # (B, L, {x, y}, 2)
+    low, high = corners.min(dim=-1).values, corners.max(dim=-1).values  # (B, L, 2)
+    bbox = torch.stack([low[..., 0], low[..., 1], high[..., 0], high[..., 1]], dim=-1)  # (B, L, 4)
+    attention_mask = torch.ones(batch_size, seq_length, dtype=torch.long)
+    attention_mask[0, seq_length - seq_length // 4:] = 0  # the first sample ends in padding
+    token_type_ids = torch.zeros(batch_size, seq_length, dtype=torch.long)
+    image = torch.randint(0, 256, (batch_size, 3, image_size, image_size), generator=g).float()
+    return dict(input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
+                token_type_ids=token_type_ids)
+
+
+@contextlib.contextmanager
+def _export_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode and eager attention for the trace; the caller's settings come back afterwards."""
+    encoders = [m for m in model.modules() if isinstance(m, LayoutLMv2Encoder)]
+    implementations = [e.attn_implementation for e in encoders]
+    was_training = model.training
+    try:
+        model.eval()
+        for encoder in encoders:
+            encoder.attn_implementation = "eager"
+        yield
+    finally:
+        for encoder, implementation in zip(encoders, implementations):
+            encoder.attn_implementation = implementation
+        model.train(was_training)
+
+
+def to_onnx(model: nn.Module, path: Union[str, Path], opset: int = 17, batch_size: int = 2,
+            seq_length: int = 16, image_size: int = 224) -> Path:
+    """Export `model` (any LayoutLMv2 class) to an ONNX file; batch and sequence length stay dynamic.
+
+    `batch_size`, `seq_length` and `image_size` only shape the example traced; the exported
+    graph accepts any batch and any text length up to `max_position_embeddings`, at
+    `image_size` pixels. Inputs: `INPUT_NAMES`; outputs: `OUTPUT_NAMES[class name]`.
+    """
+    if batch_size < 2 or seq_length < 2:
+        raise ValueError(f"trace with batch_size >= 2 and seq_length >= 2 (got {batch_size}, {seq_length}): "
+                         "the exporter would otherwise fix a dimension of size 1")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    names = output_names(model)
+    config = model.config
+    inputs = example_inputs(config, batch_size, seq_length, image_size)
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    length = torch.export.Dim("seq_length", min=1, max=config.max_position_embeddings)
+    text = {0: batch, 1: length}
+    dynamic_shapes = {"input_ids": text, "bbox": text, "image": {0: batch},
+                      "attention_mask": text, "token_type_ids": text}
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    with _export_mode(model), torch.no_grad():
+        program = torch.onnx.export(
+            _PositionalOutputs(model, names), tuple(inputs[n] for n in INPUT_NAMES),
+            dynamo=True, dynamic_shapes=dynamic_shapes, opset_version=opset,
+            input_names=list(INPUT_NAMES), output_names=list(names),
+        )
+    program.save(str(path), external_data=weight_bytes > _SINGLE_FILE_LIMIT)
+    logger.info("exported %s to %s (opset %d)", type(model).__name__, path, opset)
+    return path
+
+
+def verify_onnx(model: nn.Module, path: Union[str, Path],
+                shapes: Sequence[Tuple[int, int]] = ((1, 7), (3, 40)), image_size: int = 224) -> float:
+    """Largest absolute difference between ONNX Runtime and PyTorch over inputs of `shapes` (batch, length).
+
+    The shapes should differ from the traced example, so that a dimension fixed by mistake fails.
+    """
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    names = output_names(model)
+    worst = 0.0
+    with _export_mode(model), torch.inference_mode():
+        for seed, (batch_size, seq_length) in enumerate(shapes):
+            inputs = example_inputs(model.config, batch_size, seq_length, image_size, seed=seed + 1)
+            expected = _PositionalOutputs(model, names)(*(inputs[n] for n in INPUT_NAMES))
+            got = session.run(list(names), {n: inputs[n].numpy() for n in INPUT_NAMES})
+            for name, ours, theirs in zip(names, expected, got):
+                if tuple(theirs.shape) != tuple(ours.shape):
+                    raise ValueError(f"ONNX output {name} has shape {theirs.shape}, PyTorch {tuple(ours.shape)}")
+                worst = max(worst, float((torch.from_numpy(theirs) - ours.float()).abs().max()))
+    return worst
+
+
+def _load(model_dir: str, task: Optional[str]) -> nn.Module:
+    import layoutlmv2
+
+    if task is None:
+        architectures = getattr(LayoutLMv2Config.from_pretrained(model_dir), "architectures", None) or ["LayoutLMv2Model"]
+        class_name = architectures[0]
+        if class_name not in OUTPUT_NAMES:
+            raise ValueError(f"config.architectures names {class_name!r}; pass --task ({', '.join(TASKS)})")
+    else:
+        class_name = TASKS[task]
+    return getattr(layoutlmv2, class_name).from_pretrained(model_dir)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="layoutlmv2-export",
+        description="Export a LayoutLMv2 model folder to ONNX (dynamic batch and sequence length).")
+    parser.add_argument("--model", required=True, help="model folder (config.json + weights) or hub id")
+    parser.add_argument("--output", required=True, help="the .onnx file to write")
+    parser.add_argument("--task", choices=sorted(TASKS), default=None,
+                        help="model class; default: the first of config.architectures")
+    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--no-check", action="store_true",
+                        help="skip the comparison with PyTorch in ONNX Runtime")
+    args = parser.parse_args(argv)
+    model = _load(args.model, args.task)
+    path = to_onnx(model, args.output, opset=args.opset)
+    print(f"wrote {path} ({type(model).__name__}, opset {args.opset})")
+    if not args.no_check:
+        diff = verify_onnx(model, path)
+        print(f"ONNX Runtime vs PyTorch: max abs difference {diff:.3g}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

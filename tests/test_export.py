@@ -1,0 +1,71 @@
+"""ONNX export: every model class, dynamic batch and length, ONNX Runtime within 1e-4 of PyTorch."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from layoutlmv2.export import INPUT_NAMES, example_inputs, to_onnx, verify_onnx
+
+from small_models import seeded_model
+
+onnx = pytest.importorskip("onnx")
+onnxruntime = pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+OPSET = 17
+
+
+def check_export(model, path):
+    to_onnx(model, path, opset=OPSET)
+    graph = onnx.load(str(path)).graph
+    assert [i.name for i in graph.input] == list(INPUT_NAMES)
+    dims = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in graph.input}
+    assert all(isinstance(d, str) for d in dims["input_ids"]), dims["input_ids"]  # batch and length symbolic
+    assert dims["image"][1:] == [3, 224, 224]
+    # traced at (2, 16); checked at other batch sizes and lengths, padding included
+    assert verify_onnx(model, path, shapes=((1, 7), (3, 40))) < 1e-4
+
+
+def test_token_classification_export(tmp_path):
+    model = seeded_model("LayoutLMv2ForTokenClassification")
+    check_export(model, tmp_path / "model.onnx")
+    assert model.layoutlmv2.encoder.attn_implementation == "sdpa"  # switched back after the trace
+    assert not model.training
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("class_name", ["LayoutLMv2Model", "LayoutLMv2ForSequenceClassification",
+                                        "LayoutLMv2ForQuestionAnswering"])
+def test_other_classes_export(tmp_path, class_name):
+    check_export(seeded_model(class_name), tmp_path / "model.onnx")
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="cannot export"):
+        to_onnx(torch.nn.Linear(2, 2), tmp_path / "x.onnx")
+    model = seeded_model("LayoutLMv2ForTokenClassification")
+    with pytest.raises(ValueError, match="batch_size >= 2"):
+        to_onnx(model, tmp_path / "x.onnx", batch_size=1)
+
+
+@pytest.mark.slow
+def test_command_line(tmp_path):
+    model = seeded_model("LayoutLMv2ForSequenceClassification")
+    model.save_pretrained(tmp_path / "model")
+    out = tmp_path / "exported" / "model.onnx"
+    run = subprocess.run([sys.executable, "-m", "layoutlmv2.export", "--model", str(tmp_path / "model"),
+                          "--output", str(out)], env={**os.environ, "PYTHONPATH": SRC},
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "LayoutLMv2ForSequenceClassification" in run.stdout and "max abs difference" in run.stdout
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    inputs = example_inputs(model.config, batch_size=4, seq_length=9)
+    logits = session.run(["logits"], {n: inputs[n].numpy() for n in INPUT_NAMES})[0]
+    with torch.no_grad():
+        expected = model(**inputs).logits.numpy()
+    assert np.abs(logits - expected).max() < 1e-4
