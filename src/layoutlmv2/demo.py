@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -59,7 +60,9 @@ def render_form(path: Path) -> Path:
 
 
 def funsd_page() -> Optional[Path]:
-    shared = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "funsd" / "testing_data" / "images"
+    """The first FUNSD test page from ../shared beside a source checkout (or $LAYOUTLMV2_SHARED)."""
+    root = Path(os.environ.get("LAYOUTLMV2_SHARED", Path(__file__).resolve().parents[3] / "shared"))
+    shared = root / "data" / "funsd" / "testing_data" / "images"
     pages = sorted(shared.glob("*.png")) if shared.is_dir() else []
     return pages[0] if pages else None
 
@@ -82,9 +85,13 @@ def write_original_checkpoint(folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(state, folder / "pytorch_model.bin")
     config.to_json_file(folder / "config.json")
+    # the preprocessing files a published folder ships: vocab, tokenizer and image-processor configs
+    from .image_processing import LayoutLMv2ImageProcessor
+
     shutil.copy(minilm_vocab(), folder / "vocab.txt")
     (folder / "tokenizer_config.json").write_text(json.dumps(
         {"do_lower_case": True, "model_max_length": 512, "tokenizer_class": "LayoutLMv2Tokenizer"}, indent=2))
+    LayoutLMv2ImageProcessor().save_pretrained(folder)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
