@@ -17,13 +17,32 @@ from .modeling import LayoutLMv2Model, LayoutLMv2PreTrainedModel
 from .outputs import QuestionAnsweringModelOutput, SequenceClassifierOutput, TokenClassifierOutput
 
 
-
-
 def _text_length(input_ids: Optional[torch.Tensor], inputs_embeds: Optional[torch.Tensor]) -> int:
     return (input_ids if input_ids is not None else inputs_embeds).shape[1]
 
 
-class LayoutLMv2ForSequenceClassification(LayoutLMv2PreTrainedModel):
+class _TaskHead(LayoutLMv2PreTrainedModel):
+    """What the three heads share: the base model (under `layoutlmv2.`) with its pooler frozen."""
+
+    def __init__(self, config: LayoutLMv2Config) -> None:
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.layoutlmv2 = LayoutLMv2Model(config)
+        self.layoutlmv2.pooler.requires_grad_(False)
+
+    def encode(self, input_ids, bbox, image, attention_mask, token_type_ids, position_ids, head_mask,
+               inputs_embeds, output_attentions, output_hidden_states, return_visual_embeddings=False):
+        """One pass of the base model, always as a dataclass."""
+        return self.layoutlmv2(
+            input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
+            token_type_ids=token_type_ids, position_ids=position_ids, head_mask=head_mask,
+            inputs_embeds=inputs_embeds, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, return_dict=True,
+            return_visual_embeddings=return_visual_embeddings,
+        )
+
+
+class LayoutLMv2ForSequenceClassification(_TaskHead):
     """Document classification from [CLS] + mean initial visual tokens + mean final visual tokens.
 
     The reference runs the visual backbone twice per forward (once more for the "initial" visual
@@ -32,9 +51,6 @@ class LayoutLMv2ForSequenceClassification(LayoutLMv2PreTrainedModel):
 
     def __init__(self, config: LayoutLMv2Config) -> None:
         super().__init__(config)
-        self.num_labels = config.num_labels
-        self.layoutlmv2 = LayoutLMv2Model(config)
-        self.layoutlmv2.pooler.requires_grad_(False)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(3 * config.hidden_size, config.num_labels)
         self.post_init()
@@ -44,12 +60,8 @@ class LayoutLMv2ForSequenceClassification(LayoutLMv2PreTrainedModel):
                 output_hidden_states=None, return_dict=None):
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         length = _text_length(input_ids, inputs_embeds)
-        outputs = self.layoutlmv2(
-            input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, head_mask=head_mask,
-            inputs_embeds=inputs_embeds, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, return_dict=True, return_visual_embeddings=True,
-        )
+        outputs = self.encode(input_ids, bbox, image, attention_mask, token_type_ids, position_ids, head_mask,
+                              inputs_embeds, output_attentions, output_hidden_states, return_visual_embeddings=True)
         hidden = outputs.last_hidden_state  # (B, L + V, H)
         features = torch.cat(
             [hidden[:, 0], outputs.visual_embeddings.mean(dim=1), hidden[:, length:].mean(dim=1)], dim=1
@@ -79,14 +91,11 @@ class LayoutLMv2ForSequenceClassification(LayoutLMv2PreTrainedModel):
         return F.binary_cross_entropy_with_logits(logits, labels.to(logits.dtype))
 
 
-class LayoutLMv2ForTokenClassification(LayoutLMv2PreTrainedModel):
+class LayoutLMv2ForTokenClassification(_TaskHead):
     """Per-token labels (e.g. BIO entity tags) on the text positions."""
 
     def __init__(self, config: LayoutLMv2Config) -> None:
         super().__init__(config)
-        self.num_labels = config.num_labels
-        self.layoutlmv2 = LayoutLMv2Model(config)
-        self.layoutlmv2.pooler.requires_grad_(False)
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.classifier = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
@@ -96,12 +105,8 @@ class LayoutLMv2ForTokenClassification(LayoutLMv2PreTrainedModel):
                 output_hidden_states=None, return_dict=None):
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         length = _text_length(input_ids, inputs_embeds)
-        outputs = self.layoutlmv2(
-            input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, head_mask=head_mask,
-            inputs_embeds=inputs_embeds, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, return_dict=True,
-        )
+        outputs = self.encode(input_ids, bbox, image, attention_mask, token_type_ids, position_ids, head_mask,
+                              inputs_embeds, output_attentions, output_hidden_states)
         text = outputs.last_hidden_state[:, :length]  # (B, L, H): visual tokens get no label
         logits = self.classifier(self.dropout(text))  # (B, L, num_labels)
         loss = None
@@ -114,7 +119,7 @@ class LayoutLMv2ForTokenClassification(LayoutLMv2PreTrainedModel):
         return result if return_dict else result.to_tuple()
 
 
-class LayoutLMv2ForQuestionAnswering(LayoutLMv2PreTrainedModel):
+class LayoutLMv2ForQuestionAnswering(_TaskHead):
     """Extractive QA: start and end logits over the text positions.
 
     As in transformers, the visual segment embedding is always on for this head, so its
@@ -126,9 +131,6 @@ class LayoutLMv2ForQuestionAnswering(LayoutLMv2PreTrainedModel):
         config = config.copy()
         config.has_visual_segment_embedding = has_visual_segment_embedding
         super().__init__(config)
-        self.num_labels = config.num_labels
-        self.layoutlmv2 = LayoutLMv2Model(config)
-        self.layoutlmv2.pooler.requires_grad_(False)
         self.qa_outputs = nn.Linear(config.hidden_size, config.num_labels)
         self.post_init()
 
@@ -137,12 +139,8 @@ class LayoutLMv2ForQuestionAnswering(LayoutLMv2PreTrainedModel):
                 end_positions=None, output_attentions=None, output_hidden_states=None, return_dict=None):
         return_dict = self.config.use_return_dict if return_dict is None else return_dict
         length = _text_length(input_ids, inputs_embeds)
-        outputs = self.layoutlmv2(
-            input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
-            token_type_ids=token_type_ids, position_ids=position_ids, head_mask=head_mask,
-            inputs_embeds=inputs_embeds, output_attentions=output_attentions,
-            output_hidden_states=output_hidden_states, return_dict=True,
-        )
+        outputs = self.encode(input_ids, bbox, image, attention_mask, token_type_ids, position_ids, head_mask,
+                              inputs_embeds, output_attentions, output_hidden_states)
         logits = self.qa_outputs(outputs.last_hidden_state[:, :length])  # (B, L, 2)
         # indexing, not split(): split exports to ONNX opset 17 as an op only opset 18 knows
         start_logits, end_logits = logits[..., 0].contiguous(), logits[..., 1].contiguous()
