@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=2)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--new-lr-scale", type=float, default=5.0)
+    parser.add_argument("--bias-lr-scale", type=float, default=1.0)
     parser.add_argument("--warmup-ratio", type=float, default=0.1)
     parser.add_argument("--label-smoothing", type=float, default=0.0)
     parser.add_argument("--visual-mode", default="zero")
@@ -64,6 +65,7 @@ def main() -> None:
         max_length=args.max_length, stride=args.stride, image_size=args.image_size, visual_mode=args.visual_mode,
         layout_init=args.layout_init, label_smoothing=args.label_smoothing, limit=args.limit, resume=args.resume,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_lr_scale=args.new_lr_scale,
+        bias_lr_scale=args.bias_lr_scale,
         warmup_ratio=args.warmup_ratio, seed=args.seed, progress=False, logging_steps=10,
     )
     history = [json.loads(line) for line in (Path(args.output) / "metrics.jsonl").read_text().splitlines() if line]

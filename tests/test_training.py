@@ -14,7 +14,7 @@ from layoutlmv2 import LayoutLMv2ForTokenClassification, LayoutLMv2TokenizerFast
 from layoutlmv2.data import FUNSD_LABELS, load_funsd, load_funsd_qa
 from layoutlmv2.metrics import word_tags_from_windows
 from layoutlmv2.training.features import collate, encode_documents
-from layoutlmv2.training.loop import Trainer, TrainingArguments, warmup_linear
+from layoutlmv2.training.loop import Trainer, TrainingArguments, parameter_groups, warmup_linear
 from layoutlmv2.training.recipe import apply_visual_mode, build_processor
 from layoutlmv2.training.tasks import group_entities, make_task
 from layoutlmv2.training.text_init import (
@@ -205,6 +205,26 @@ def tiny_model(num_labels: int = 7, seed: int = 0):
 def test_warmup_then_linear_decay():
     factor = warmup_linear(total_steps=10, warmup_steps=2)
     assert [round(factor(s), 3) for s in range(11)] == [0.5, 1.0, 1.0, 0.875, 0.75, 0.625, 0.5, 0.375, 0.25, 0.125, 0.0]
+
+
+def test_parameter_groups_give_relative_biases_their_own_learning_rate():
+    model = tiny_model()
+    names = {id(p): n for n, p in model.named_parameters()}
+    pretrained = [n for n in names.values() if ".encoder.layer." in n]
+    groups = parameter_groups(model, pretrained, lr=1e-4, new_lr_scale=3.0, weight_decay=0.01, bias_lr_scale=20.0)
+    by_name = {g["name"]: g for g in groups}
+    biases = {names[id(p)] for p in by_name["new-relative-bias"]["params"]}
+    assert biases == {n for n in names.values() if ".rel_pos" in n and n not in pretrained}
+    assert len(biases) == 3  # 1-D, x and y tables
+    assert by_name["new-relative-bias"]["lr"] == pytest.approx(1e-4 * 3.0 * 20.0)
+    assert by_name["new-relative-bias"]["weight_decay"] == 0.0
+    assert by_name["pretrained"]["lr"] == pytest.approx(1e-4)
+    assert by_name["new"]["lr"] == pytest.approx(3e-4)
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    grouped = [id(p) for g in groups for p in g["params"]]
+    assert sorted(grouped) == sorted(trainable)  # every trainable parameter exactly once
+    with pytest.raises(ValueError, match="bias_lr_scale"):
+        TrainingArguments(output_dir="x", bias_lr_scale=0)
 
 
 def test_tiny_model_overfits_a_fixed_batch(funsd_train, processor):

@@ -38,6 +38,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--lr", type=float, default=5e-5, help="learning rate of pre-trained weights")
     p.add_argument("--new-lr-scale", type=float, default=1.0,
                    help="learning-rate multiplier for weights that start from scratch (layout, visual, head)")
+    p.add_argument("--bias-lr-scale", type=float, default=1.0,
+                   help="extra learning-rate factor for fresh relative-position bias tables")
     p.add_argument("--warmup-ratio", type=float, default=0.1)
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
@@ -117,6 +119,7 @@ def _train(args) -> int:
         backbone_depth=args.backbone_depth, layout_init=args.layout_init, label_smoothing=args.label_smoothing,
         num_layers=args.num_layers, limit=args.limit, resume=args.resume,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_lr_scale=args.new_lr_scale,
+        bias_lr_scale=args.bias_lr_scale,
         warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, grad_accum=args.grad_accum,
         max_grad_norm=args.max_grad_norm, bf16=args.bf16, seed=args.seed, save_steps=args.save_steps,
         progress=not args.no_progress,

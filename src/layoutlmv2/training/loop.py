@@ -5,6 +5,9 @@ What it does, and why:
 * AdamW with two learning rates: weights that came from a pre-trained checkpoint get ``lr``;
   weights that start from scratch (layout tables, relative biases, visual side, head) get
   ``lr * new_lr_scale`` — they have everything to learn and would crawl at a fine-tuning rate.
+  The relative-position bias tables get a further ``bias_lr_scale``: each entry is one
+  attention-logit offset that must grow from 0 to a few units to matter, while Adam moves a
+  parameter by about its learning rate per step (5e-4 x 1000 steps is at most 0.5).
   No weight decay on biases, layer norms and the 1-D/2-D tables.
 * Linear warmup over ``warmup_ratio`` of the optimizer steps, then linear decay to 0.
 * Gradient accumulation (``grad_accum`` micro-batches per step), gradient-norm clipping,
@@ -60,6 +63,7 @@ class TrainingArguments:
     eval_batch_size: int = 8
     lr: float = 5e-5
     new_lr_scale: float = 1.0
+    bias_lr_scale: float = 1.0  # relative-position bias tables: lr * new_lr_scale * bias_lr_scale
     weight_decay: float = 0.01
     warmup_ratio: float = 0.1
     grad_accum: int = 1
@@ -77,6 +81,7 @@ class TrainingArguments:
         checks = {"epochs": self.epochs >= 1, "batch_size": self.batch_size >= 1, "lr": self.lr > 0,
                   "grad_accum": self.grad_accum >= 1, "warmup_ratio": 0 <= self.warmup_ratio < 1,
                   "max_grad_norm": self.max_grad_norm >= 0, "new_lr_scale": self.new_lr_scale > 0,
+                  "bias_lr_scale": self.bias_lr_scale > 0,
                   "save_steps": self.save_steps >= 0, "max_steps": self.max_steps >= 0}
         for name, ok in checks.items():
             if not ok:
@@ -93,19 +98,32 @@ def _no_decay(name: str) -> bool:
     return name.endswith(".bias") or "LayerNorm" in name or "_embeddings" in name or name.endswith("_bias")
 
 
+def _is_relative_bias(name: str) -> bool:
+    return ".rel_pos" in name
+
+
 def parameter_groups(model: torch.nn.Module, pretrained: Sequence[str], lr: float, new_lr_scale: float,
-                     weight_decay: float) -> list[dict[str, Any]]:
-    """Four AdamW groups: (pretrained | new) x (decay | no decay); empty groups are left out."""
+                     weight_decay: float, bias_lr_scale: float = 1.0) -> list[dict[str, Any]]:
+    """AdamW groups: (pretrained | new) x (decay | no decay), plus the relative-position biases
+    on their own (new, no decay, ``bias_lr_scale`` faster); empty groups are left out."""
     pretrained = set(pretrained)
     groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    biases: list[torch.nn.Parameter] = []
     for name, parameter in model.named_parameters():
-        if parameter.requires_grad:
+        if not parameter.requires_grad:
+            continue
+        if _is_relative_bias(name) and name not in pretrained:
+            biases.append(parameter)
+        else:
             groups.setdefault((name in pretrained, _no_decay(name)), []).append(parameter)
     out = []
     for (is_pretrained, no_decay), params in sorted(groups.items()):
         out.append({"params": params, "lr": lr if is_pretrained else lr * new_lr_scale,
                     "weight_decay": 0.0 if no_decay else weight_decay,
                     "name": f"{'pretrained' if is_pretrained else 'new'}{'-no-decay' if no_decay else ''}"})
+    if biases:
+        out.append({"params": biases, "lr": lr * new_lr_scale * bias_lr_scale, "weight_decay": 0.0,
+                    "name": "new-relative-bias"})
     return out
 
 
@@ -167,7 +185,8 @@ class Trainer:
             self.total_steps = min(self.total_steps, args.max_steps)
         set_seed(args.seed)
         self.optimizer = torch.optim.AdamW(
-            parameter_groups(model, self.pretrained, args.lr, args.new_lr_scale, args.weight_decay), lr=args.lr)
+            parameter_groups(model, self.pretrained, args.lr, args.new_lr_scale, args.weight_decay,
+                             args.bias_lr_scale), lr=args.lr)
         warmup = int(round(args.warmup_ratio * self.total_steps))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, warmup_linear(self.total_steps, warmup))
         self.global_step = 0
