@@ -788,10 +788,17 @@ class LayoutLMv2TokenizerBase:
                 doc_labels = labels[index]
                 seq_ids = encoding.sequence_ids
                 row = []
+                previous = None
                 for word, seq, offset in zip(encoding.word_ids, seq_ids, token_offsets):
+                    # A word's first sub-token starts at its offset 0 and follows another word:
+                    # a character that normalisation splits (Hangul syllable -> jamo) gives
+                    # several pieces at offset 0, and only the first is labelled, as in
+                    # transformers' slow tokenizer.
+                    continued = word is not None and word == previous
+                    previous = word
                     # question tokens of a pair have no label (transformers would index the
                     # document's labels with the question's word ids here, which is a bug)
-                    if word is None or (is_pair and seq != 1) or (first_only and offset[0] != 0):
+                    if word is None or (is_pair and seq != 1) or (first_only and (offset[0] != 0 or continued)):
                         row.append(pad_label)
                     else:
                         row.append(doc_labels[word])
