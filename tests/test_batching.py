@@ -64,11 +64,15 @@ def test_collate_accepts_unbatched_tensors_and_rejects_batches():
     "LayoutLMv2ForTokenClassification", "LayoutLMv2ForSequenceClassification", "LayoutLMv2Model",
     pytest.param("LayoutLMv2ForQuestionAnswering", marks=pytest.mark.slow),  # one more seeded model to build
 ])
-def test_predict_matches_one_padded_document_at_a_time(class_name):
-    """Reference: each document alone, padded to 24, eager attention (the transformers recipe)."""
+@pytest.mark.parametrize("workers", [1, 2])
+def test_predict_matches_one_padded_document_at_a_time(class_name, workers):
+    """Reference: each document alone, padded to 24, eager attention (the transformers recipe).
+
+    With 2 workers the batches run in forked processes and must give the same answers.
+    """
     model = seeded_model(class_name)
     docs = documents()
-    results = predict(model, docs, batch_size=2)
+    results = predict(model, docs, batch_size=2, workers=workers)
     model.set_attn_implementation("eager")
     with torch.no_grad():
         for doc, n, result in zip(docs, LENGTHS, results):
@@ -92,3 +96,26 @@ def test_predict_reports_progress_and_needs_a_mask():
     del doc["attention_mask"]
     with pytest.raises(ValueError, match="attention_mask"):
         predict(model, [doc])
+
+
+def test_predict_in_spawned_workers(monkeypatch):
+    """macOS and Windows spawn: the model travels to the workers through shared memory."""
+    import layoutlmv2.worker_pool as worker_pool
+
+    monkeypatch.setattr(worker_pool, "_start_method", lambda: "spawn")
+    model = seeded_model("LayoutLMv2ForTokenClassification")
+    docs = documents()
+    done = []
+    results = predict(model, docs, batch_size=2, workers=2, progress=done.append)
+    assert sorted(done) == [1, 2, 2]
+    model.set_attn_implementation("eager")
+    with torch.no_grad():
+        for doc, n, result in zip(docs, LENGTHS, results):
+            torch.testing.assert_close(result["logits"], model(**doc).logits[0, :n], atol=2e-5, rtol=0)
+
+
+@pytest.mark.parametrize("workers", [0, -1, 1.5, True, "2"])
+def test_predict_rejects_a_bad_worker_count(workers):
+    model = seeded_model("LayoutLMv2ForTokenClassification")
+    with pytest.raises(ValueError, match=f"workers must be a positive int, got {workers!r}"):
+        predict(model, documents([4]), workers=workers)

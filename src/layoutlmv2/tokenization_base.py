@@ -31,6 +31,22 @@ _PADDING = {"longest": "longest", "max_length": "max_length", "do_not_pad": None
 _TRUNCATION = ("longest_first", "only_first", "only_second", "do_not_truncate")
 
 
+def first_subtokens(word_ids: Sequence[Optional[int]], offsets: Sequence[Sequence[int]]) -> list[bool]:
+    """Which tokens are the first piece of their word: those that start at the word's offset 0
+    and do not continue the previous token's word.
+
+    Offsets are relative to the pre-split word, so this stays right in a window that starts in
+    the middle of a word. The second test matters where normalisation splits one character into
+    several pieces at offset 0 (a Hangul syllable into jamo): only the first is labelled, as in
+    transformers' slow tokenizer.
+    """
+    result, previous = [], None
+    for word, (start, _) in zip(word_ids, offsets):
+        result.append(word is not None and start == 0 and word != previous)
+        previous = word
+    return result
+
+
 @dataclass
 class Encoding:
     """One encoded sequence (the pure-Python twin of ``tokenizers.Encoding``)."""
@@ -788,17 +804,11 @@ class LayoutLMv2TokenizerBase:
                 doc_labels = labels[index]
                 seq_ids = encoding.sequence_ids
                 row = []
-                previous = None
-                for word, seq, offset in zip(encoding.word_ids, seq_ids, token_offsets):
-                    # A word's first sub-token starts at its offset 0 and follows another word:
-                    # a character that normalisation splits (Hangul syllable -> jamo) gives
-                    # several pieces at offset 0, and only the first is labelled, as in
-                    # transformers' slow tokenizer.
-                    continued = word is not None and word == previous
-                    previous = word
+                firsts = first_subtokens(encoding.word_ids, token_offsets)
+                for word, seq, first in zip(encoding.word_ids, seq_ids, firsts):
                     # question tokens of a pair have no label (transformers would index the
                     # document's labels with the question's word ids here, which is a bug)
-                    if word is None or (is_pair and seq != 1) or (first_only and (offset[0] != 0 or continued)):
+                    if word is None or (is_pair and seq != 1) or (first_only and not first):
                         row.append(pad_label)
                     else:
                         row.append(doc_labels[word])

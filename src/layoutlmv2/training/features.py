@@ -7,8 +7,9 @@ Each window keeps its token -> word map (`word_ids`) so predictions go back to w
 
 Token-classification labels go on the *first sub-token of each word* only (every other
 position is -100). With pre-split words the tokenizer's offsets are relative to the word, so
-"first sub-token" is exactly ``offset start == 0``: it stays right when a window starts in the
-middle of a word, where "the first token of this word in the window" would be wrong.
+"first sub-token" means ``offset start == 0`` (`tokenization_base.first_subtokens`): it stays
+right when a window starts in the middle of a word, where "the first token of this word in the
+window" would be wrong.
 
 Pixels are stored once per page (``pages``), not once per window.
 """
@@ -23,6 +24,7 @@ import numpy as np
 import torch
 
 from ..data.document import Document
+from ..tokenization_base import first_subtokens
 
 logger = logging.getLogger(__name__)
 
@@ -143,10 +145,10 @@ def encode_documents(
 
 def token_labels(word_ids: Sequence[Optional[int]], offsets: Sequence[Sequence[int]],
                  word_labels: Sequence[str], label2id: dict[str, int]) -> list[int]:
-    """A word's label on its first sub-token (offset start 0), -100 everywhere else."""
+    """A word's label on its first sub-token (`first_subtokens`), -100 everywhere else."""
     labels = []
-    for word, (start, _) in zip(word_ids, offsets):
-        if word is None or start != 0:
+    for word, first in zip(word_ids, first_subtokens(word_ids, offsets)):
+        if not first:
             labels.append(IGNORE_INDEX)
             continue
         tag = word_labels[word]
