@@ -142,7 +142,7 @@ def test_train_token_classification_writes_best_model_metrics_and_curves(token_r
 def test_evaluate_writes_entity_scores_for_the_limited_documents(token_model, funsd_dir, tmp_path, capsys):
     scores_file = tmp_path / "scores.json"
     code = main(["evaluate", "--model", str(token_model), "--dataset", "funsd", "--data-dir", str(funsd_dir),
-                 "--limit", "2", "--output", str(scores_file)])
+                 "--limit", "2", "--output", str(scores_file), "--workers", "2"])
     assert code == 0, capsys.readouterr().err
     scores = json.loads(scores_file.read_text())
     assert json.loads(capsys.readouterr().out) == scores
@@ -256,6 +256,14 @@ def test_missing_predict_file_is_named_in_one_line(token_model, tmp_path, capsys
     captured = capsys.readouterr()
     assert_one_line_error(captured.err, "predict", str(missing))
     assert captured.out == ""
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict"])
+def test_bad_worker_count_is_named_in_one_line(command, token_model, tmp_path, capsys):
+    argv = {"evaluate": ["evaluate", "--dataset", "funsd", "--data-dir", str(tmp_path)],
+            "predict": ["predict", str(tmp_path / "page.png")]}[command]
+    assert main(argv + ["--model", str(token_model), "--workers", "0"]) == 1
+    assert_one_line_error(capsys.readouterr().err, command, "workers must be a positive int, got 0")
 
 
 def test_init_text_from_and_model_are_exclusive(capsys):

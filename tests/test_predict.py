@@ -84,6 +84,25 @@ def test_token_classification_on_a_png_with_pixel_words(token_model, funsd_page,
     assert again[0]["labels"] == record["labels"]
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_window_outputs_equal_each_window_run_alone(token_model, funsd_dir, workers):
+    """Length-sorted batches (and worker processes) give each window what a forward on that
+    window alone gives: the batching changes the order of work, not the answers."""
+    from layoutlmv2.training.features import collate
+    from layoutlmv2.training.tasks import load_dataset
+
+    predictor = Predictor(token_model)
+    documents = load_dataset("funsd", funsd_dir, "test")[:3]
+    encoded = predictor.task.encode(documents, predictor.processor.tokenizer, predictor.processor.image_processor,
+                                    128, 32)
+    assert len(encoded.windows) > 4  # several windows per page, of different lengths
+    results = predictor.task.window_outputs(predictor.model, encoded, batch_size=3, workers=workers)
+    with torch.no_grad():
+        for window, result in zip(encoded.windows, results):
+            alone = predictor.model(**predictor.task.model_inputs(collate([window], encoded.pages, pad_to_multiple_of=1)))
+            torch.testing.assert_close(result["probs"], alone.logits[0].softmax(-1), atol=1e-5, rtol=0)
+
+
 def test_multi_page_pdf_and_tiff(token_model, funsd_dir, tmp_path):
     images = sorted((funsd_dir / "testing_data" / "images").glob("*.png"))[:2]
     pages = [Image.open(p).convert("RGB") for p in images]

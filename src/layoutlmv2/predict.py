@@ -27,6 +27,7 @@ from PIL import Image
 from .configuration import LayoutLMv2Config
 from .data.document import Document, normalize_box
 from .training.model_io import load_model
+from .worker_pool import check_workers
 from .training.tasks import Task, task_from_config
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class Predictor:
     """A fine-tuned model folder (model + processor) ready to label pages."""
 
     def __init__(self, model_dir: Union[str, Path], max_length: int = 512, stride: int = 128,
-                 batch_size: int = 4) -> None:
+                 batch_size: int = 4, workers: int = 1) -> None:
         from .training.recipe import load_processor
 
         self.model_dir = Path(model_dir)
@@ -98,6 +99,7 @@ class Predictor:
         self.model = load_model(self.task.model_class, self.model_dir).eval()
         self.processor = load_processor(self.model_dir)
         self.max_length, self.stride, self.batch_size = max_length, stride, batch_size
+        self.workers = check_workers(workers)  # processes sharing the cores (`layoutlmv2.worker_pool`)
 
     def ocr(self, image: Image.Image) -> tuple[list[str], list[list[int]]]:
         """Tesseract words and 0..1000 boxes of one page."""
@@ -132,7 +134,7 @@ class Predictor:
                                       page_size=image.size, question=question, extra={"image": image}))
         encoded = self.task.encode(documents, self.processor.tokenizer, self.processor.image_processor,
                                    self.max_length, self.stride)
-        outputs = self.task.window_outputs(self.model, encoded, self.batch_size)
+        outputs = self.task.window_outputs(self.model, encoded, self.batch_size, workers=self.workers)
         decoded = self.task.decode(documents, encoded, outputs)
         results = []
         for i, (document, prediction) in enumerate(zip(documents, decoded)):

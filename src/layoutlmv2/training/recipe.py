@@ -172,9 +172,12 @@ def finetune(
 
 def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[str, Path], split: str = "test",
                    max_length: int = 512, stride: int = 128, batch_size: int = 8, limit: Optional[int] = None,
-                   bf16: bool = False) -> dict[str, Any]:
+                   bf16: bool = False, workers: int = 1) -> dict[str, Any]:
     """Score a fine-tuned model folder on one split; returns the metrics and the document count."""
     from ..configuration import LayoutLMv2Config
+    from ..worker_pool import check_workers
+
+    check_workers(workers)  # before minutes of encoding
 
     config = LayoutLMv2Config.from_pretrained(model_dir)
     task = task_from_config(config, dataset)
@@ -183,7 +186,7 @@ def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[st
     processor = load_processor(model_dir)
     documents = load_dataset(dataset, data_dir, split)[:limit]
     encoded = task.encode(documents, processor.tokenizer, processor.image_processor, max_length, stride)
-    outputs = task.window_outputs(model, encoded, batch_size, autocast=bf16)
+    outputs = task.window_outputs(model, encoded, batch_size, autocast=bf16, workers=workers)
     scores = task.evaluate(documents, task.decode(documents, encoded, outputs))
     return {"dataset": dataset, "split": split, "documents": len(documents), "main_metric": MAIN_METRIC[task.name],
             **scores}

@@ -20,7 +20,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Callable, Iterator, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -45,6 +45,8 @@ from ..data import (
     load_rvl_cdip,
     load_sroie,
 )
+from ..batching import length_batches
+from ..worker_pool import check_workers, run_in_processes
 from .features import IGNORE_INDEX, Encoded, collate, encode_documents
 
 logger = logging.getLogger(__name__)
@@ -180,22 +182,32 @@ class Task:
 
     @torch.no_grad()
     def window_outputs(self, model, encoded: Encoded, batch_size: int = 8, autocast: bool = False,
-                       progress: bool = False) -> list[dict[str, torch.Tensor]]:
-        """Run the model over every window (eval mode), one dict of float32 CPU tensors per window."""
+                       progress: bool = False, workers: int = 1) -> list[dict[str, torch.Tensor]]:
+        """Run the model over every window (eval mode), one dict of float32 CPU tensors per window.
+
+        Windows go in batches of similar length (sorted), so little compute goes to padding.
+        `workers` > 1 spreads the batches over that many processes (`layoutlmv2.worker_pool`).
+        """
         from tqdm.auto import tqdm
 
+        check_workers(workers)
+        if autocast and workers > 1:
+            raise ValueError(f"bf16 autocast runs in this process only; got workers={workers}")
+        windows = encoded.windows
+        groups = length_batches([len(w.input_ids) for w in windows], batch_size)
+        batches = [self.model_inputs(collate([windows[i] for i in group], encoded.pages)) for group in groups]
         was_training = model.training
         model.eval()
-        results: list[dict[str, torch.Tensor]] = []
-        starts = range(0, len(encoded.windows), batch_size)
+        results: list[Optional[dict[str, torch.Tensor]]] = [None] * len(windows)
         try:
-            for start in tqdm(starts, desc="predict", disable=not progress, leave=False):
-                windows = encoded.windows[start: start + batch_size]
-                batch = collate(windows, encoded.pages)
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                    outputs = model(**self.model_inputs(batch))
-                for i, window in enumerate(windows):
-                    results.append(self._window_result(outputs, i, len(window.input_ids)))
+            if workers > 1 and len(batches) > 1:
+                finished = run_in_processes(model, batches, workers)
+            else:
+                finished = _run_batches(model, batches, autocast)
+            for index, outputs in tqdm(finished, total=len(batches), desc="predict", disable=not progress,
+                                       leave=False):
+                for i, window_index in enumerate(groups[index]):
+                    results[window_index] = self._window_result(outputs, i, len(windows[window_index].input_ids))
         finally:
             model.train(was_training)
         return results
@@ -228,7 +240,7 @@ class TokenClassificationTask(Task):
                                label_smoothing=self.label_smoothing)
 
     def _window_result(self, outputs, i, length):
-        return {"probs": outputs.logits[i, :length].float().softmax(-1)}  # (L, num_labels)
+        return {"probs": outputs["logits"][i, :length].float().softmax(-1)}  # (L, num_labels)
 
     def decode(self, documents, encoded, window_results):
         """Per document: ``labels`` (one tag per word), ``scores`` (its probability), ``entities``."""
@@ -301,7 +313,7 @@ class SequenceClassificationTask(Task):
         return F.cross_entropy(outputs.logits.float(), batch["labels"], label_smoothing=self.label_smoothing)
 
     def _window_result(self, outputs, i, length):
-        return {"probs": outputs.logits[i].float().softmax(-1)}
+        return {"probs": outputs["logits"][i].float().softmax(-1)}
 
     def decode(self, documents, encoded, window_results):
         out = [None] * len(documents)
@@ -334,8 +346,8 @@ class QuestionAnsweringTask(Task):
         return (ce(outputs.start_logits, batch["start_positions"]) + ce(outputs.end_logits, batch["end_positions"])) / 2
 
     def _window_result(self, outputs, i, length):
-        return {"start": outputs.start_logits[i, :length].float().log_softmax(-1),
-                "end": outputs.end_logits[i, :length].float().log_softmax(-1)}
+        return {"start": outputs["start_logits"][i, :length].float().log_softmax(-1),
+                "end": outputs["end_logits"][i, :length].float().log_softmax(-1)}
 
     def decode(self, documents, encoded, window_results):
         """Per document: ``answer`` (words joined), ``span`` ([first, last] word indices), ``score`` (probability)."""
@@ -374,6 +386,13 @@ class QuestionAnsweringTask(Task):
 
 
 _TASK_CLASSES = {cls.name: cls for cls in (TokenClassificationTask, SequenceClassificationTask, QuestionAnsweringTask)}
+
+
+def _run_batches(model, batches: Sequence[dict[str, torch.Tensor]], autocast: bool) -> Iterator[tuple]:
+    """(index, outputs) for each batch, in this process."""
+    for index, batch in enumerate(batches):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            yield index, model(**batch)
 
 
 def make_task(task: str, dataset: Optional[str] = None, labels: Optional[Sequence[str]] = None,
