@@ -20,6 +20,16 @@ from torch import nn
 ATTENTION_IMPLEMENTATIONS = ("sdpa", "eager")
 
 
+def sdpa_mask(bias: Optional[torch.Tensor], padding_mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """SDPA's additive mask: the relative-position bias with padded keys at the dtype's minimum.
+
+    Contiguous, because the bias comes out of the bucket lookup permuted, and SDPA reads the
+    mask once per layer: one copy here instead of twelve strided reads.
+    """
+    mask = torch.zeros((), dtype=dtype, device=padding_mask.device) if bias is None else bias.to(dtype)
+    return mask.masked_fill(padding_mask, torch.finfo(dtype).min).contiguous()
+
+
 class LayoutLMv2SelfAttention(nn.Module):
     """Multi-head attention with either a fused `qkv_linear` (+ q/v biases) or separate q/k/v.
 
@@ -68,11 +78,14 @@ class LayoutLMv2SelfAttention(nn.Module):
         implementation: str = "sdpa",
         output_attentions: bool = False,
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
-        """`padding_mask` (B, 1, 1, L) is True on padded keys; `bias` is (B, heads, L, L) or None."""
+        """`padding_mask` (B, 1, 1, L) is True on padded keys; `bias` is (B, heads, L, L) or None.
+
+        With SDPA, `padding_mask=None` means `bias` is already the whole additive mask
+        (`sdpa_mask`), built once per forward by the encoder instead of once per layer.
+        """
         q, k, v = self.projections(hidden_states)
         if implementation == "sdpa" and not output_attentions:
-            mask = torch.zeros((), dtype=q.dtype, device=q.device) if bias is None else bias.to(q.dtype)
-            mask = mask.masked_fill(padding_mask, torch.finfo(q.dtype).min)
+            mask = bias.to(q.dtype) if padding_mask is None else sdpa_mask(bias, padding_mask, q.dtype)
             context = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=mask, dropout_p=self.dropout_prob if self.training else 0.0
             )

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from .attention import LayoutLMv2Attention
+from .attention import LayoutLMv2Attention, sdpa_mask
 from .relative_position import RelativePositionBias
 
 ACTIVATIONS = {
@@ -102,6 +102,10 @@ class LayoutLMv2Encoder(nn.Module):
     ) -> Tuple[torch.Tensor, Optional[Tuple[torch.Tensor, ...]], Optional[Tuple[torch.Tensor, ...]]]:
         """Returns (last hidden state, all hidden states or None, attention maps or None)."""
         bias = self.attention_bias(position_ids, bbox) if self.share_bias else None
+        if self.share_bias and self.attn_implementation == "sdpa" and not output_attentions \
+                and not torch.is_autocast_enabled(hidden_states.device.type):
+            # one additive mask for all layers (bias + padding); see `sdpa_mask`
+            bias, padding_mask = sdpa_mask(bias, padding_mask, hidden_states.dtype), None
         all_hidden = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
         for layer in self.layer:
