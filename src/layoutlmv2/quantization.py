@@ -5,12 +5,14 @@ correctness: they trade a measured drift of the logits for speed (benchmarks/res
 
 - `quantize_dynamic_int8`: the encoder's linear layers (about two thirds of the FLOPs at 512
   tokens) run int8 x int8 matmuls; weights are quantised once per output channel, activations
-  per call. Two backends, measured in benchmarks/results/benchmark.md:
-    * "torchao" (default): `torchao.quantization.Int8DynamicActivationInt8WeightConfig`
+  per call. Two backends ("auto", the default, picks with `default_int8_backend`), measured in
+  benchmarks/results/benchmark.md (AVX-512) and benchmarks/results/avx2/:
+    * "torchao": `torchao.quantization.Int8DynamicActivationInt8WeightConfig`
       (optional dependency: `pip install torchao`). Activation scales per token: on a
       fine-tuned FUNSD model it kept entity F1 within 0.2 points of fp32, where fbgemm lost 1.35.
-    * "fbgemm": `torch.ao.quantization.quantize_dynamic`, fbgemm's x86 kernels, one activation
-      scale per tensor. About 10% faster than torchao on the full-size model, less accurate, and
+    * "fbgemm": `torch.ao.quantization.quantize_dynamic`, fbgemm's x86 kernels, weights per
+      output channel, one activation scale per tensor. The only fast one on AVX2-only CPUs
+      (torchao was 0.15x the fp32 baseline there). About 10% faster than torchao on the full-size model, less accurate, and
       deprecated in recent torch (its warnings are silenced here); no extra dependency.
 - `bf16_autocast`: matmuls and convolutions in bfloat16 with fp32 accumulation, everything else
   fp32. Fast only where the CPU has bfloat16 dot products (AVX-512 BF16 / AMX).
@@ -48,30 +50,65 @@ def _encoders(model: nn.Module) -> list:
     return encoders
 
 
-def quantize_dynamic_int8(model: nn.Module, backend: str = "torchao") -> nn.Module:
+def default_int8_backend() -> str:
+    """torchao where the CPU has AVX-512 and torchao is installed, fbgemm otherwise.
+
+    On an AVX2-only CPU torchao's int8 path ran at 0.15x the fp32 baseline (FUNSD end to end,
+    2026-12-01) while fbgemm ran at 2.7x; with AVX-512 torchao is about as fast and more accurate.
+    """
+    if torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+        try:
+            import torchao  # noqa: F401
+            return "torchao"
+        except ImportError:
+            pass
+    return "fbgemm"
+
+
+def quantize_dynamic_int8(model: nn.Module, backend: str = "auto", keep_ffn_output_fp32: bool = False) -> nn.Module:
     """A copy of `model` whose encoder linear layers compute in int8 (dynamic activation scales).
 
+    `backend`: "auto" (see `default_int8_backend`), "torchao" or "fbgemm".
     Only the encoder is quantised: the visual projection and the classifiers are tiny, and
     `visual_proj.weight` must stay a tensor (the model reads its dtype). For inference only.
+    `keep_ffn_output_fp32` leaves each layer's feed-forward output projection (`layer.N.output.dense`,
+    a third of the encoder's linear FLOPs) in fp32: its input, after GELU, has outliers that one
+    activation scale per tensor clips. On the fine-tuned FUNSD model (fbgemm) this took the
+    entity F1 loss from 3.3 points to 0.7 (benchmarks/results/avx2).
     """
+    if backend == "auto":
+        backend = default_int8_backend()
     if backend not in INT8_BACKENDS:
-        raise ValueError(f"backend {backend!r} is not one of {INT8_BACKENDS}")
+        raise ValueError(f"backend {backend!r} is not one of {INT8_BACKENDS + ('auto',)}")
     quantized = copy.deepcopy(model).eval()
     for encoder in _encoders(quantized):
+        names = [name for name, module in encoder.named_modules() if isinstance(module, nn.Linear)
+                 and not (keep_ffn_output_fp32 and _is_ffn_output(name))]
         if backend == "fbgemm":
             with warnings.catch_warnings():
                 # torch.ao.quantization warns that it is deprecated (see the module docstring)
                 warnings.filterwarnings("ignore", message=".*deprecated.*")
-                torch.ao.quantization.quantize_dynamic(encoder, {nn.Linear}, dtype=torch.qint8, inplace=True)
+                from torch.ao.quantization import per_channel_dynamic_qconfig
+
+                spec = {name: per_channel_dynamic_qconfig for name in names}
+                torch.ao.quantization.quantize_dynamic(encoder, spec, dtype=torch.qint8, inplace=True)
         else:
             try:
                 from torchao.quantization import Int8DynamicActivationInt8WeightConfig, quantize_
             except ImportError as error:
                 raise ValueError("backend='torchao' needs the torchao package (pip install torchao); "
                                  "backend='fbgemm' needs nothing extra") from error
-            quantize_(encoder, Int8DynamicActivationInt8WeightConfig())
+            chosen = set(names)
+            quantize_(encoder, Int8DynamicActivationInt8WeightConfig(),
+                      filter_fn=lambda module, fqn: isinstance(module, nn.Linear) and fqn in chosen)
     logger.info("quantised the encoder linear layers of %s to int8 (%s)", type(model).__name__, backend)
     return quantized
+
+
+def _is_ffn_output(name: str) -> bool:
+    """`layer.3.output.dense` (feed-forward output), not `layer.3.attention.output.dense`."""
+    parts = name.split(".")
+    return len(parts) == 4 and parts[0] == "layer" and parts[2:] == ["output", "dense"]
 
 
 def bf16_autocast(enabled: bool = True) -> AbstractContextManager:
