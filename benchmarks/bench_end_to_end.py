@@ -159,6 +159,8 @@ def run(head: str, pages: int, quick: bool) -> List[dict]:
             row.update(_compare(outputs, reference))
             compared.append(row)
             del candidate
+    if head == "token":
+        compared += onnx_rows(model, encodings, reference, add)
     # The machine's speed drifts (shared host: the fp32 matmul peak ranged 115-145 GFLOP/s in one
     # session), so the baseline is timed again at the end and every ratio uses the mean of both.
     reset_peak_rss()
@@ -201,6 +203,40 @@ def lower_precision_variants(model) -> list:
              lambda: visual_in_bfloat16(quantize_dynamic_int8(model, backend="fbgemm")), False, 1),
         ]
     return variants
+
+
+def onnx_rows(model, encodings, reference, add) -> List[dict]:
+    """ONNX Runtime, fp32 and int8 MatMuls, one page at a time without padding. The export
+    and quantisation (about a minute, once per model) are not in the page rate."""
+    import tempfile
+
+    try:
+        import onnxruntime
+        from layoutlmv2.export import INPUT_NAMES, quantize_onnx_int8, to_onnx
+    except ImportError:
+        return []
+    from layoutlmv2.batching import trim_padding
+
+    feeds = []
+    for encoding in encodings:
+        trimmed = trim_padding(_model_inputs(encoding))
+        feeds.append({n: (trimmed[n].float() if n == "image" else trimmed[n]).numpy() for n in INPUT_NAMES})
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        fp32 = to_onnx(model, Path(folder) / "model.onnx")
+        int8 = quantize_onnx_int8(fp32, Path(folder) / "model-int8.onnx")
+        for name, path in (("ONNX Runtime fp32, no padding", fp32), ("ONNX Runtime int8 MatMuls, no padding", int8)):
+            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+            session.run(["logits"], feeds[0])  # warm-up
+            start = time.perf_counter()
+            outputs = [torch.from_numpy(session.run(["logits"], feed)[0][0]) for feed in feeds]
+            total = time.perf_counter() - start
+            reset_peak_rss()
+            _, row = add(name, (outputs, [], total))
+            row.update(_compare(outputs, reference))
+            rows.append(row)
+            del session
+    return rows
 
 
 def has_avx512() -> bool:

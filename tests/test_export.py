@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from layoutlmv2.export import INPUT_NAMES, example_inputs, to_onnx, verify_onnx
+from layoutlmv2.export import INPUT_NAMES, example_inputs, quantize_onnx_int8, to_onnx, verify_onnx
 
 from small_models import seeded_model
 
@@ -38,6 +38,24 @@ def test_token_classification_export(tmp_path):
     assert not model.training
 
 
+def test_int8_onnx_quantises_the_matmuls_and_stays_close(tmp_path):
+    model = seeded_model("LayoutLMv2ForTokenClassification")
+    fp32 = to_onnx(model, tmp_path / "model.onnx", opset=OPSET)
+    int8 = quantize_onnx_int8(fp32, tmp_path / "model-int8.onnx")
+    ops = {node.op_type for node in onnx.load(str(int8)).graph.node}
+    assert ops & {"MatMulInteger", "DynamicQuantizeMatMul"}, sorted(ops)
+    assert "ConvInteger" not in ops  # convolutions stay fp32
+    inputs = example_inputs(model.config, 2, 30, seed=5)
+    session = onnxruntime.InferenceSession(str(int8), providers=["CPUExecutionProvider"])
+    got = torch.from_numpy(session.run(["logits"], {n: inputs[n].numpy() for n in INPUT_NAMES})[0])
+    with torch.inference_mode():
+        expected = model(**inputs).logits
+    cosine = torch.nn.functional.cosine_similarity(got.flatten(), expected.flatten(), dim=0)
+    assert cosine > 0.99 and 0 < float((got - expected).abs().max()) < 0.5  # int8 ran, stayed near fp32
+    with pytest.raises(ValueError, match="no ONNX file at"):
+        quantize_onnx_int8(tmp_path / "missing.onnx", tmp_path / "out.onnx")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("class_name", ["LayoutLMv2Model", "LayoutLMv2ForSequenceClassification",
                                         "LayoutLMv2ForQuestionAnswering"])
@@ -59,10 +77,14 @@ def test_command_line(tmp_path):
     model.save_pretrained(tmp_path / "model")
     out = tmp_path / "exported" / "model.onnx"
     run = subprocess.run([sys.executable, "-m", "layoutlmv2.export", "--model", str(tmp_path / "model"),
-                          "--output", str(out)], env={**os.environ, "PYTHONPATH": SRC},
+                          "--output", str(out), "--int8", str(tmp_path / "int8.onnx")],
+                         env={**os.environ, "PYTHONPATH": SRC},
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "LayoutLMv2ForSequenceClassification" in run.stdout and "max abs difference" in run.stdout
+    assert f"wrote {tmp_path / 'int8.onnx'} (int8 MatMuls)" in run.stdout
+    int8_ops = {node.op_type for node in onnx.load(str(tmp_path / "int8.onnx")).graph.node}
+    assert int8_ops & {"MatMulInteger", "DynamicQuantizeMatMul"}, sorted(int8_ops)
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     inputs = example_inputs(model.config, batch_size=4, seq_length=9)
     logits = session.run(["logits"], {n: inputs[n].numpy() for n in INPUT_NAMES})[0]
