@@ -161,7 +161,7 @@ def run(head: str, pages: int, quick: bool) -> List[dict]:
             del candidate
     if head == "token":
         compared += onnx_rows(model, encodings, reference, add)
-    # The machine's speed drifts (shared host: the fp32 matmul peak ranged 115-145 GFLOP/s in one
+    # The machine's speed drifts (shared host: the fp32 matmul peak ranged 101-191 GFLOP/s in one
     # session), so the baseline is timed again at the end and every ratio uses the mean of both.
     reset_peak_rss()
     _, end_row = add(baseline_name.replace("baseline:", "baseline again (end of run):"),
@@ -181,7 +181,7 @@ def lower_precision_variants(model) -> list:
     2026-12-01; bf16 autocast over 50 pages did not finish in 15 minutes), so there only fbgemm
     int8 is timed here; the `precision` group still times bf16 on one input.
     """
-    from layoutlmv2.quantization import quantize_dynamic_int8, visual_in_bfloat16
+    from layoutlmv2.quantization import has_avx512, quantize_dynamic_int8, visual_in_bfloat16
 
     variants = [
         ("int8 encoder (fbgemm), no padding", lambda: quantize_dynamic_int8(model, backend="fbgemm"), False, 1),
@@ -228,19 +228,15 @@ def onnx_rows(model, encodings, reference, add) -> List[dict]:
         for name, path in (("ONNX Runtime fp32, no padding", fp32), ("ONNX Runtime int8 MatMuls, no padding", int8)):
             session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
             session.run(["logits"], feeds[0])  # warm-up
+            reset_peak_rss()
             start = time.perf_counter()
             outputs = [torch.from_numpy(session.run(["logits"], feed)[0][0]) for feed in feeds]
             total = time.perf_counter() - start
-            reset_peak_rss()
             _, row = add(name, (outputs, [], total))
             row.update(_compare(outputs, reference))
             rows.append(row)
             del session
     return rows
-
-
-def has_avx512() -> bool:
-    return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
 
 
 def _timing(times: List[float], total: float, pages: int) -> Dict[str, float]:
@@ -256,7 +252,7 @@ def entity_f1(model_dir: str, data_dir: str = str(SHARED / "funsd")) -> List[dic
     """Entity F1 of a fine-tuned FUNSD token classifier, fp32 vs int8, through the training recipe's own
     evaluation (512-token windows, stride 128, its processor), so the fp32 number is the one it reports."""
     from layoutlmv2.configuration import LayoutLMv2Config
-    from layoutlmv2.quantization import quantize_dynamic_int8
+    from layoutlmv2.quantization import has_avx512, quantize_dynamic_int8
     from layoutlmv2.training.model_io import load_model
     from layoutlmv2.training.recipe import load_processor
     from layoutlmv2.training.tasks import load_dataset, task_from_config

@@ -20,12 +20,12 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from torch import nn
 
-from .worker_pool import check_workers, run_in_processes
+from .worker_pool import check_workers, run_batches
 
 # Per-token inputs and the value that pads them (labels pad with the loss's ignore index).
 TEXT_PAD_VALUES = {
@@ -152,10 +152,7 @@ def predict(model: nn.Module, encodings: Sequence[Mapping[str, torch.Tensor]], b
         batch = collate([documents[i] for i in group])
         batch.pop("labels", None)
         batches.append(batch)
-    if workers > 1 and len(batches) > 1:
-        finished = run_in_processes(model, batches, workers)
-    else:
-        finished = _run_here(model, batches)
+    finished = run_batches(model, batches, workers)
     results: List[Optional[Dict[str, torch.Tensor]]] = [None] * len(documents)
     for index, outputs in finished:
         group, text_length = groups[index], batches[index]["attention_mask"].shape[1]
@@ -165,9 +162,3 @@ def predict(model: nn.Module, encodings: Sequence[Mapping[str, torch.Tensor]], b
             progress(len(group))
     return results
 
-
-def _run_here(model: nn.Module, batches: Sequence[Dict[str, torch.Tensor]]) -> Iterator[tuple]:
-    """(index, outputs) for each batch, in this process."""
-    with torch.inference_mode():
-        for index, batch in enumerate(batches):
-            yield index, model(**batch, return_dict=True)

@@ -12,7 +12,8 @@ correctness: they trade a measured drift of the logits for speed (benchmarks/res
       fine-tuned FUNSD model it kept entity F1 within 0.2 points of fp32, where fbgemm lost 1.35.
     * "fbgemm": `torch.ao.quantization.quantize_dynamic`, fbgemm's x86 kernels, weights per
       output channel, one activation scale per tensor. The only fast one on AVX2-only CPUs
-      (torchao was 0.15x the fp32 baseline there). About 10% faster than torchao on the full-size model, less accurate, and
+      (torchao was 0.15x the fp32 baseline there). With AVX-512 about 10% faster than torchao
+      on the full-size model, less accurate, and
       deprecated in recent torch (its warnings are silenced here); no extra dependency.
 - `bf16_autocast`: matmuls and convolutions in bfloat16 with fp32 accumulation, everything else
   fp32. Fast only where the CPU has bfloat16 dot products (AVX-512 BF16 / AMX).
@@ -50,13 +51,18 @@ def _encoders(model: nn.Module) -> list:
     return encoders
 
 
+def has_avx512() -> bool:
+    """Whether torch's CPU kernels use AVX-512 here (bf16 and torchao int8 are only fast then)."""
+    return torch.backends.cpu.get_cpu_capability().startswith("AVX512")
+
+
 def default_int8_backend() -> str:
     """torchao where the CPU has AVX-512 and torchao is installed, fbgemm otherwise.
 
     On an AVX2-only CPU torchao's int8 path ran at 0.15x the fp32 baseline (FUNSD end to end,
     2026-12-01) while fbgemm ran at 2.7x; with AVX-512 torchao is about as fast and more accurate.
     """
-    if torch.backends.cpu.get_cpu_capability().startswith("AVX512"):
+    if has_avx512():
         try:
             import torchao  # noqa: F401
             return "torchao"

@@ -55,6 +55,21 @@ def _run(task: Tuple[int, Batch]) -> Tuple[int, Outputs]:
     return index, {name: value.numpy() for name, value in outputs.items() if isinstance(value, torch.Tensor)}
 
 
+def run_batches(model: nn.Module, batches: Sequence[Batch], workers: int = 1,
+                autocast: bool = False) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
+    """Yield `(batch index, outputs)` for every batch: in this process, or in `workers` processes
+    when there is more than one worker and more than one batch. bf16 `autocast` runs here only."""
+    check_workers(workers)
+    if autocast and workers > 1:
+        raise ValueError(f"bf16 autocast runs in this process only; got workers={workers}")
+    if workers > 1 and len(batches) > 1:
+        yield from run_in_processes(model, batches, workers)
+        return
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+        for index, batch in enumerate(batches):
+            yield index, model(**batch, return_dict=True)
+
+
 def run_in_processes(model: nn.Module, batches: Sequence[Batch], workers: int,
                      threads_per_worker: Optional[int] = None) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
     """Yield `(batch index, outputs)` as each batch finishes, in completion order.

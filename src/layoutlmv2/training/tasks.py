@@ -20,7 +20,7 @@ import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +46,7 @@ from ..data import (
     load_sroie,
 )
 from ..batching import length_batches
-from ..worker_pool import check_workers, run_in_processes
+from ..worker_pool import check_workers, run_batches
 from .features import IGNORE_INDEX, Encoded, collate, encode_documents
 
 logger = logging.getLogger(__name__)
@@ -191,8 +191,6 @@ class Task:
         from tqdm.auto import tqdm
 
         check_workers(workers)
-        if autocast and workers > 1:
-            raise ValueError(f"bf16 autocast runs in this process only; got workers={workers}")
         windows = encoded.windows
         groups = length_batches([len(w.input_ids) for w in windows], batch_size)
         batches = [self.model_inputs(collate([windows[i] for i in group], encoded.pages)) for group in groups]
@@ -200,10 +198,7 @@ class Task:
         model.eval()
         results: list[Optional[dict[str, torch.Tensor]]] = [None] * len(windows)
         try:
-            if workers > 1 and len(batches) > 1:
-                finished = run_in_processes(model, batches, workers)
-            else:
-                finished = _run_batches(model, batches, autocast)
+            finished = run_batches(model, batches, workers, autocast)
             for index, outputs in tqdm(finished, total=len(batches), desc="predict", disable=not progress,
                                        leave=False):
                 for i, window_index in enumerate(groups[index]):
@@ -386,13 +381,6 @@ class QuestionAnsweringTask(Task):
 
 
 _TASK_CLASSES = {cls.name: cls for cls in (TokenClassificationTask, SequenceClassificationTask, QuestionAnsweringTask)}
-
-
-def _run_batches(model, batches: Sequence[dict[str, torch.Tensor]], autocast: bool) -> Iterator[tuple]:
-    """(index, outputs) for each batch, in this process."""
-    for index, batch in enumerate(batches):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-            yield index, model(**batch)
 
 
 def make_task(task: str, dataset: Optional[str] = None, labels: Optional[Sequence[str]] = None,
