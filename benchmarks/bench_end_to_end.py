@@ -10,6 +10,7 @@ The baseline is timed first and last; ratios are against the mean of the two.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Optional
@@ -206,36 +207,35 @@ def lower_precision_variants(model) -> list:
 
 
 def onnx_rows(model, encodings, reference, add) -> List[dict]:
-    """ONNX Runtime, fp32 and int8 MatMuls, one page at a time without padding. The export
-    and quantisation (about a minute, once per model) are not in the page rate."""
-    import tempfile
-
+    """ONNX Runtime through `OnnxModel` and `predict`, as the PyTorch rows: one page at a time without
+    padding, in this process or in worker processes (spawned: ONNX Runtime does not survive fork;
+    the worker rows include starting them and opening their sessions). The export and the
+    quantisation (about a minute, once per model) are not in the page rate."""
     try:
-        import onnxruntime
-        from layoutlmv2.export import INPUT_NAMES, quantize_onnx_int8, to_onnx
+        import onnxruntime  # noqa: F401
+        from layoutlmv2.export import quantize_onnx_int8, to_onnx
+        from layoutlmv2.onnx_model import OnnxModel
     except ImportError:
         return []
-    from layoutlmv2.batching import trim_padding
-
-    feeds = []
-    for encoding in encodings:
-        trimmed = trim_padding(_model_inputs(encoding))
-        feeds.append({n: (trimmed[n].float() if n == "image" else trimmed[n]).numpy() for n in INPUT_NAMES})
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         fp32 = to_onnx(model, Path(folder) / "model.onnx")
         int8 = quantize_onnx_int8(fp32, Path(folder) / "model-int8.onnx")
-        for name, path in (("ONNX Runtime fp32, no padding", fp32), ("ONNX Runtime int8 MatMuls, no padding", int8)):
-            session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-            session.run(["logits"], feeds[0])  # warm-up
+        int8_keep = quantize_onnx_int8(fp32, Path(folder) / "model-int8-keep.onnx", keep_ffn_output_fp32=True)
+        variants = [
+            ("ONNX Runtime fp32, no padding", fp32, 1),
+            (f"ONNX Runtime fp32, no padding, {WORKERS} worker processes", fp32, WORKERS),
+            ("ONNX Runtime int8 encoder MatMuls, no padding", int8, 1),
+            (f"ONNX Runtime int8 encoder MatMuls, no padding, {WORKERS} worker processes", int8, WORKERS),
+            ("ONNX Runtime int8 encoder MatMuls except FFN output, no padding", int8_keep, 1),
+            (f"ONNX Runtime int8 encoder MatMuls except FFN output, no padding, {WORKERS} worker processes",
+             int8_keep, WORKERS),
+        ]
+        for name, path, workers in variants:
             reset_peak_rss()
-            start = time.perf_counter()
-            outputs = [torch.from_numpy(session.run(["logits"], feed)[0][0]) for feed in feeds]
-            total = time.perf_counter() - start
-            _, row = add(name, (outputs, [], total))
+            outputs, row = add(name, batched_outputs(OnnxModel(path), encodings, 1, workers=workers))
             row.update(_compare(outputs, reference))
             rows.append(row)
-            del session
     return rows
 
 
@@ -249,8 +249,9 @@ def _timing(times: List[float], total: float, pages: int) -> Dict[str, float]:
 
 
 def entity_f1(model_dir: str, data_dir: str = str(SHARED / "funsd")) -> List[dict]:
-    """Entity F1 of a fine-tuned FUNSD token classifier, fp32 vs int8, through the training recipe's own
-    evaluation (512-token windows, stride 128, its processor), so the fp32 number is the one it reports."""
+    """Entity F1 of a fine-tuned FUNSD token classifier, fp32 vs int8 (PyTorch and ONNX Runtime), through
+    the training recipe's own evaluation (512-token windows, stride 128, its processor), so the fp32
+    number is the one it reports."""
     from layoutlmv2.configuration import LayoutLMv2Config
     from layoutlmv2.quantization import has_avx512, quantize_dynamic_int8
     from layoutlmv2.training.model_io import load_model
@@ -268,6 +269,8 @@ def entity_f1(model_dir: str, data_dir: str = str(SHARED / "funsd")) -> List[dic
                    quantize_dynamic_int8(model, backend="fbgemm", keep_ffn_output_fp32=True))]
     if has_avx512():  # see lower_precision_variants
         candidates.append(("int8 encoder (torchao)", quantize_dynamic_int8(model, backend="torchao")))
+    onnx_folder = tempfile.TemporaryDirectory()
+    candidates += onnx_candidates(model, model_dir, Path(onnx_folder.name))
     for name, candidate in candidates:
         start = time.perf_counter()
         with torch.inference_mode():
@@ -281,7 +284,25 @@ def entity_f1(model_dir: str, data_dir: str = str(SHARED / "funsd")) -> List[dic
     for row in rows[1:]:
         row["f1_drop_points"] = 100 * (rows[0]["f1"] - row["f1"])
         row["speedup_vs_baseline"] = row["docs_per_s"] / rows[0]["docs_per_s"]
+    onnx_folder.cleanup()
     return rows
+
+
+def onnx_candidates(model, model_dir: str, folder: Path) -> List[tuple]:
+    """(name, OnnxModel) for ONNX Runtime fp32 and int8, exported at the model's own image size."""
+    try:
+        import onnxruntime  # noqa: F401
+        from layoutlmv2.export import processor_image_size, quantize_onnx_int8, to_onnx
+        from layoutlmv2.onnx_model import OnnxModel
+    except ImportError:
+        return []
+    fp32 = to_onnx(model, folder / "model.onnx", image_size=processor_image_size(model_dir))
+    return [
+        ("ONNX Runtime fp32", OnnxModel(fp32)),
+        ("ONNX Runtime int8 encoder MatMuls", OnnxModel(quantize_onnx_int8(fp32, folder / "int8.onnx"))),
+        ("ONNX Runtime int8 encoder MatMuls except FFN output",
+         OnnxModel(quantize_onnx_int8(fp32, folder / "int8-keep.onnx", keep_ffn_output_fp32=True))),
+    ]
 
 
 def ocr_rows(quick: bool) -> List[dict]:

@@ -102,7 +102,7 @@ def test_predict_in_spawned_workers(monkeypatch):
     """macOS and Windows spawn: the model travels to the workers through shared memory."""
     import layoutlmv2.worker_pool as worker_pool
 
-    monkeypatch.setattr(worker_pool, "_start_method", lambda: "spawn")
+    monkeypatch.setattr(worker_pool, "_start_method", lambda model: "spawn")
     model = seeded_model("LayoutLMv2ForTokenClassification")
     docs = documents()
     done = []

@@ -11,8 +11,12 @@ Choices, and why:
 - The graph is traced with the "eager" attention arithmetic (the reference's, and the same
   weights): the exporter's decomposition of `scaled_dot_product_attention` produces strides
   that its own reshape cannot view. ONNX Runtime fuses the eager graph itself.
-- The image keeps the fixed size of the example (224 x 224, what the image processor makes);
-  batch and text length are free.
+- The image keeps the fixed size of the example (by default 224 x 224, what the image
+  processor makes); batch and text length are free.
+- Opset 18 by default: the exporter builds opset 18 graphs, and converting down to 17 drops
+  the metadata from which every node is named after its PyTorch module
+  (`layoutlmv2.encoder.layer.0.output.dense/node_MatMul_752`). The int8 step selects the
+  encoder's MatMuls by these names.
 
 Example:
     >>> from layoutlmv2 import LayoutLMv2ForTokenClassification
@@ -25,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import ast
 import contextlib
 import logging
 import sys
@@ -54,6 +59,7 @@ TASKS = {
     "token-classification": "LayoutLMv2ForTokenClassification",
     "question-answering": "LayoutLMv2ForQuestionAnswering",
 }
+DEFAULT_OPSET = 18
 # One protobuf file holds at most 2 GB; larger models keep their weights beside the graph.
 _SINGLE_FILE_LIMIT = 1_800_000_000
 
@@ -113,7 +119,7 @@ def _export_mode(model: nn.Module) -> Iterator[None]:
         model.train(was_training)
 
 
-def to_onnx(model: nn.Module, path: Union[str, Path], opset: int = 17, batch_size: int = 2,
+def to_onnx(model: nn.Module, path: Union[str, Path], opset: int = DEFAULT_OPSET, batch_size: int = 2,
             seq_length: int = 16, image_size: int = 224) -> Path:
     """Export `model` (any LayoutLMv2 class) to an ONNX file; batch and sequence length stay dynamic.
 
@@ -141,9 +147,30 @@ def to_onnx(model: nn.Module, path: Union[str, Path], opset: int = 17, batch_siz
             dynamo=True, dynamic_shapes=dynamic_shapes, opset_version=opset,
             input_names=list(INPUT_NAMES), output_names=list(names),
         )
+    _name_nodes_after_modules(program.model.graph)
     program.save(str(path), external_data=weight_bytes > _SINGLE_FILE_LIMIT)
     logger.info("exported %s to %s (opset %d)", type(model).__name__, path, opset)
     return path
+
+
+def _name_nodes_after_modules(graph) -> None:
+    """Prefix each node's name with the PyTorch module it came from, read from the exporter's metadata."""
+    for node in graph:
+        scopes = node.metadata_props.get("pkg.torch.onnx.name_scopes")
+        if not scopes:
+            continue
+        # e.g. "['', 'model', 'model.layoutlmv2', ..., 'model.layoutlmv2.encoder.layer.0.output.dense', 'linear_4']"
+        names = ast.literal_eval(scopes)
+        module = names[-2] if len(names) >= 2 else ""
+        if module.startswith("model."):  # the `_PositionalOutputs` wrapper
+            module = module[len("model."):]
+        if module and module != "model":
+            node.name = f"{module}/{node.name}"
+
+
+def module_of(node_name: str) -> str:
+    """The PyTorch module path a node of an exported graph came from ("" when unknown)."""
+    return node_name.rpartition("/")[0]
 
 
 def verify_onnx(model: nn.Module, path: Union[str, Path],
@@ -169,26 +196,64 @@ def verify_onnx(model: nn.Module, path: Union[str, Path],
     return worst
 
 
-def quantize_onnx_int8(path: Union[str, Path], output: Union[str, Path]) -> Path:
-    """Write a copy of an exported model whose MatMuls run in int8 (ONNX Runtime dynamic quantisation).
+def quantize_onnx_int8(path: Union[str, Path], output: Union[str, Path],
+                       keep_ffn_output_fp32: bool = False, per_channel: bool = False) -> Path:
+    """Write a copy of an exported model whose encoder MatMuls run in int8 (ONNX Runtime, dynamic).
 
-    Only MatMul: the encoder's linear layers are most of the FLOPs, and ONNX Runtime's int8
+    The same layers as `quantization.quantize_dynamic_int8` in PyTorch: the encoder's linear
+    layers (most of the FLOPs), selected by the module names `to_onnx` gives the nodes; the
+    attention products, the visual stream and the heads stay fp32. ONNX Runtime's int8
     convolutions (ConvInteger) were slower than fp32 here (FUNSD end to end, AVX2: MatMul only
-    2.98x the fp32 baseline, MatMul + Conv 1.13x). Weights are signed int8, per tensor.
+    2.98x the fp32 baseline, MatMul + Conv 1.13x). `keep_ffn_output_fp32` leaves each layer's
+    feed-forward output projection in fp32 (see `quantize_dynamic_int8`); `per_channel` gives
+    each weight column its own scale instead of one per tensor.
     """
+    import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    from .quantization import is_ffn_output
 
     source, output = Path(path), Path(output)
     if not source.is_file():
         raise ValueError(f"no ONNX file at {source}")
+    graph = onnx.load(str(source), load_external_data=False).graph
+    chosen = []
+    for node in graph.node:
+        module = module_of(node.name)
+        if node.op_type != "MatMul" or not module.startswith("layoutlmv2.encoder."):
+            continue
+        if keep_ffn_output_fp32 and is_ffn_output(module[len("layoutlmv2.encoder."):]):
+            continue
+        chosen.append(node.name)
+    if not chosen:
+        raise ValueError(f"{source} has no MatMul named after an encoder module: export it with "
+                         f"layoutlmv2.export.to_onnx at opset >= {DEFAULT_OPSET}")
+    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.initializer)
     root, level = logging.getLogger(), logging.getLogger().level
     root.setLevel(max(level, logging.ERROR))  # it logs a pre-processing hint on the root logger
     try:
-        quantize_dynamic(source, output, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+        # MatMuls of two activations (attention) are not quantised dynamically by ONNX Runtime.
+        quantize_dynamic(source, output, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
+                         nodes_to_quantize=chosen, per_channel=per_channel,
+                         use_external_data_format=external)
     finally:
         root.setLevel(level)
-    logger.info("wrote int8 (MatMul) model %s", output)
+    logger.info("wrote int8 model %s (%d MatMuls quantised)", output, len(chosen))
     return output
+
+
+def processor_image_size(model_dir: str, default: int = 224) -> int:
+    """The square image side of a model folder's preprocessor_config.json (`default` without one)."""
+    config = Path(model_dir) / "preprocessor_config.json"
+    if not config.is_file():
+        return default
+    from .image_processing import LayoutLMv2ImageProcessor
+
+    size = LayoutLMv2ImageProcessor.from_pretrained(model_dir).size
+    if size["height"] != size["width"]:
+        raise ValueError(f"{config} resizes pages to {size['height']} x {size['width']}; "
+                         "export takes square images (pass --image-size)")
+    return size["height"]
 
 
 def _load(model_dir: str, task: Optional[str]) -> nn.Module:
@@ -212,20 +277,30 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--output", required=True, help="the .onnx file to write")
     parser.add_argument("--task", choices=sorted(TASKS), default=None,
                         help="model class; default: the first of config.architectures")
-    parser.add_argument("--opset", type=int, default=17)
+    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="image side in pixels the graph takes; default: the model folder's "
+                             "preprocessor_config.json, else 224")
     parser.add_argument("--no-check", action="store_true",
                         help="skip the comparison with PyTorch in ONNX Runtime")
     parser.add_argument("--int8", metavar="FILE", default=None,
-                        help="also write an int8 copy (MatMuls quantised dynamically) to FILE")
+                        help="also write an int8 copy (encoder MatMuls quantised dynamically) to FILE")
+    parser.add_argument("--keep-ffn-output-fp32", action="store_true",
+                        help="with --int8: leave each layer's feed-forward output projection in fp32")
+    parser.add_argument("--per-channel", action="store_true",
+                        help="with --int8: one weight scale per output column instead of per tensor")
     args = parser.parse_args(argv)
     model = _load(args.model, args.task)
-    path = to_onnx(model, args.output, opset=args.opset)
-    print(f"wrote {path} ({type(model).__name__}, opset {args.opset})")
+    image_size = args.image_size or processor_image_size(args.model)
+    path = to_onnx(model, args.output, opset=args.opset, image_size=image_size)
+    print(f"wrote {path} ({type(model).__name__}, opset {args.opset}, {image_size} x {image_size} images)")
     if not args.no_check:
-        diff = verify_onnx(model, path)
+        diff = verify_onnx(model, path, image_size=image_size)
         print(f"ONNX Runtime vs PyTorch: max abs difference {diff:.3g}")
     if args.int8:
-        print(f"wrote {quantize_onnx_int8(path, args.int8)} (int8 MatMuls)")
+        int8 = quantize_onnx_int8(path, args.int8, keep_ffn_output_fp32=args.keep_ffn_output_fp32,
+                                  per_channel=args.per_channel)
+        print(f"wrote {int8} (int8 MatMuls)")
     return 0
 
 

@@ -89,7 +89,7 @@ def quantize_dynamic_int8(model: nn.Module, backend: str = "auto", keep_ffn_outp
     quantized = copy.deepcopy(model).eval()
     for encoder in _encoders(quantized):
         names = [name for name, module in encoder.named_modules() if isinstance(module, nn.Linear)
-                 and not (keep_ffn_output_fp32 and _is_ffn_output(name))]
+                 and not (keep_ffn_output_fp32 and is_ffn_output(name))]
         if backend == "fbgemm":
             with warnings.catch_warnings():
                 # torch.ao.quantization warns that it is deprecated (see the module docstring)
@@ -111,7 +111,7 @@ def quantize_dynamic_int8(model: nn.Module, backend: str = "auto", keep_ffn_outp
     return quantized
 
 
-def _is_ffn_output(name: str) -> bool:
+def is_ffn_output(name: str) -> bool:
     """`layer.3.output.dense` (feed-forward output), not `layer.3.attention.output.dense`."""
     parts = name.split(".")
     return len(parts) == 4 and parts[0] == "layer" and parts[2:] == ["output", "dense"]

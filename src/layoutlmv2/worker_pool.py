@@ -7,8 +7,9 @@ processes on different pages run close to 2x. Each process gets `torch.get_num_t
 workers` threads.
 
 On Linux the workers are forked: they share the parent's weights copy-on-write (no extra
-memory for the parameters, no pickling) and start in milliseconds. Elsewhere they are spawned
-and receive the model through `torch.multiprocessing`, which moves its tensors to shared memory.
+memory for the parameters, no pickling) and start in milliseconds. Elsewhere, or for a model that cannot be forked (an ONNX Runtime
+session hangs in a forked child: `onnx_model.OnnxModel.fork_safe`), they are spawned and receive
+the model through `torch.multiprocessing`, which moves its tensors to shared memory.
 Outputs come back as NumPy arrays (plain pickles through the pipe), not as shared-memory
 tensors, so a long run does not pile up open file descriptors.
 """
@@ -37,8 +38,9 @@ def check_workers(workers: int) -> int:
     return workers
 
 
-def _start_method() -> str:
-    return "fork" if sys.platform.startswith("linux") else "spawn"
+def _start_method(model: object) -> str:
+    """fork on Linux, unless the model says it cannot be forked (`fork_safe = False`)."""
+    return "fork" if sys.platform.startswith("linux") and getattr(model, "fork_safe", True) else "spawn"
 
 
 def _initialize(model: Optional[nn.Module], threads: int) -> None:
@@ -80,7 +82,7 @@ def run_in_processes(model: nn.Module, batches: Sequence[Batch], workers: int,
     global _MODEL
     check_workers(workers)
     threads = threads_per_worker or max(1, torch.get_num_threads() // workers)
-    method = _start_method()
+    method = _start_method(model)
     context = multiprocessing.get_context(method)
     model.eval()
     if method == "fork":

@@ -1,0 +1,99 @@
+"""An exported LayoutLMv2 graph run by ONNX Runtime, called like the PyTorch model.
+
+`OnnxModel("model.onnx")(input_ids=..., bbox=..., image=..., attention_mask=...)` returns a
+dict of CPU tensors named as the PyTorch outputs (`logits`, `start_logits`, ...), so the
+same code paths take either: `batching.predict` (length-sorted batches, worker processes),
+`Task.window_outputs` for evaluation, and the benchmarks.
+
+Worker processes: ONNX Runtime's global state does not survive `fork` (a session opened in a
+forked child hung here), so `fork_safe = False` tells `worker_pool` to spawn its workers. A
+spawned worker receives the path only and opens its own session on its first batch, with the
+thread count `torch.get_num_threads()` gives there (the pool sets the worker's share of cores).
+
+Example:
+    >>> from layoutlmv2.export import to_onnx
+    >>> to_onnx(model, "model.onnx")                             # doctest: +SKIP
+    >>> onnx_model = OnnxModel("model.onnx")                     # doctest: +SKIP
+    >>> predict(onnx_model, encodings, batch_size=1, workers=2)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Optional, Union
+
+import torch
+
+from .export import INPUT_NAMES
+
+
+class OnnxModel:
+    """Callable with the keyword inputs of a LayoutLMv2 model; returns `{output name: tensor}`.
+
+    `threads`: intra-op threads of the session (default: `torch.get_num_threads()` in the
+    process that first runs it). Inference only: `train()` raises.
+    """
+
+    training = False
+    fork_safe = False
+
+    def __init__(self, path: Union[str, Path], threads: Optional[int] = None) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ValueError(f"no ONNX file at {self.path}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be a positive int, got {threads!r}")
+        self.threads = threads
+        self._session: Any = None
+        self._session_pid: Optional[int] = None
+        session = self.session()  # fail here, not on the first page, if the file is not a model
+        self.output_names = tuple(output.name for output in session.get_outputs())
+        self.image_shape = tuple(session.get_inputs()[INPUT_NAMES.index("image")].shape[1:])  # (3, H, W)
+
+    def session(self) -> Any:
+        """This process's `onnxruntime.InferenceSession`, opened on first use."""
+        if self._session is None or self._session_pid != os.getpid():
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = self.threads or torch.get_num_threads()
+            options.inter_op_num_threads = 1
+            self._session = onnxruntime.InferenceSession(str(self.path), options,
+                                                         providers=["CPUExecutionProvider"])
+            self._session_pid = os.getpid()
+        return self._session
+
+    def __call__(self, input_ids: torch.Tensor, bbox: torch.Tensor, image: torch.Tensor,
+                 attention_mask: Optional[torch.Tensor] = None, token_type_ids: Optional[torch.Tensor] = None,
+                 return_dict: bool = True, **unexpected: Any) -> Dict[str, torch.Tensor]:
+        if unexpected:
+            raise ValueError(f"an exported model takes only {', '.join(INPUT_NAMES)}; got {sorted(unexpected)}")
+        if tuple(image.shape[1:]) != self.image_shape:
+            raise ValueError(f"{self.path.name} was exported for images of shape {self.image_shape}; "
+                             f"got {tuple(image.shape[1:])} (export again with image_size=...)")
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        if token_type_ids is None:
+            token_type_ids = torch.zeros_like(input_ids)
+        feed = {"input_ids": input_ids.long(), "bbox": bbox.long(), "image": image.float(),
+                "attention_mask": attention_mask.long(), "token_type_ids": token_type_ids.long()}
+        values = self.session().run(list(self.output_names), {k: v.numpy() for k, v in feed.items()})
+        return {name: torch.from_numpy(value) for name, value in zip(self.output_names, values)}
+
+    def eval(self) -> "OnnxModel":
+        return self
+
+    def train(self, mode: bool = True) -> "OnnxModel":
+        if mode:
+            raise ValueError("an ONNX model runs inference only; train the PyTorch model")
+        return self
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """Spawned worker processes get the path and settings, and open their own session."""
+        state = dict(self.__dict__)
+        state["_session"], state["_session_pid"] = None, None
+        return state
+
+    def __repr__(self) -> str:
+        return f"OnnxModel({str(self.path)!r}, outputs={self.output_names}, image={self.image_shape})"

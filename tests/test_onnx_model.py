@@ -1,0 +1,118 @@
+"""OnnxModel: an exported graph in ONNX Runtime, called like the PyTorch model, also in worker processes."""
+
+import pytest
+import torch
+
+from layoutlmv2.batching import predict
+from layoutlmv2.export import example_inputs, quantize_onnx_int8, to_onnx
+
+from small_models import seeded_model
+
+onnx = pytest.importorskip("onnx")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnxscript")
+
+from layoutlmv2.onnx_model import OnnxModel  # noqa: E402  (needs onnxruntime at call time only)
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+IMAGE_SIZE = 64  # not the default 224: the graph must take the size it was exported at
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    model = seeded_model("LayoutLMv2ForTokenClassification")
+    path = to_onnx(model, tmp_path_factory.mktemp("onnx") / "model.onnx", image_size=IMAGE_SIZE)
+    return model, path
+
+
+def documents(config, lengths=(5, 17, 40, 9, 33)):
+    """Single-page encodings of different lengths, without padding."""
+    encodings = []
+    for seed, length in enumerate(lengths):
+        encoding = example_inputs(config, 1, length, image_size=IMAGE_SIZE, seed=seed)
+        encoding["attention_mask"][:] = 1
+        encodings.append(encoding)
+    return encodings
+
+
+@pytest.mark.parametrize("batch_size,workers", [(1, 1), (3, 1), (1, 2)])
+def test_predict_with_onnx_runtime_matches_pytorch(exported, batch_size, workers):
+    model, path = exported
+    encodings = documents(model.config)
+    expected = predict(model, encodings, batch_size=1)
+    got = predict(OnnxModel(path), encodings, batch_size=batch_size, workers=workers)  # workers are spawned
+    for ours, theirs, encoding in zip(got, expected, encodings):
+        assert ours["logits"].shape == (encoding["input_ids"].shape[1], model.config.num_labels)
+        assert float((ours["logits"] - theirs["logits"]).abs().max()) < 1e-4
+
+
+def test_call_fills_mask_and_token_types_and_casts_the_image(exported):
+    model, path = exported
+    inputs = example_inputs(model.config, 2, 12, image_size=IMAGE_SIZE, seed=3)
+    inputs["attention_mask"][:] = 1
+    onnx_model = OnnxModel(path, threads=1)
+    got = onnx_model(input_ids=inputs["input_ids"], bbox=inputs["bbox"], image=inputs["image"].to(torch.uint8))
+    with torch.inference_mode():
+        expected = model(**inputs).logits
+    assert set(got) == {"logits"}
+    assert float((got["logits"] - expected).abs().max()) < 1e-4
+
+
+def test_bad_use_names_the_problem(exported, tmp_path):
+    model, path = exported
+    onnx_model = OnnxModel(path)
+    inputs = example_inputs(model.config, 1, 8, image_size=224)
+    with pytest.raises(ValueError, match=r"exported for images of shape \(3, 64, 64\); got \(3, 224, 224\)"):
+        onnx_model(**inputs)
+    inputs = example_inputs(model.config, 1, 8, image_size=IMAGE_SIZE)
+    with pytest.raises(ValueError, match=r"got \['labels'\]"):
+        onnx_model(**inputs, labels=torch.zeros(1, 8, dtype=torch.long))
+    with pytest.raises(ValueError, match="inference only"):
+        onnx_model.train()
+    with pytest.raises(ValueError, match="no ONNX file at"):
+        OnnxModel(tmp_path / "missing.onnx")
+    with pytest.raises(ValueError, match="threads must be a positive int, got 0"):
+        OnnxModel(path, threads=0)
+
+
+def matmul_ops(path):
+    """{module path: op type} of the graph's (quantised or not) MatMuls with a known module."""
+    found = {}
+    for node in onnx.load(str(path)).graph.node:
+        module, _, _ = node.name.rpartition("/")
+        if "MatMul" in node.op_type and module:
+            found.setdefault(module, set()).add(node.op_type)
+    return found
+
+
+def test_int8_keeps_ffn_output_and_everything_outside_the_encoder_fp32(exported, tmp_path):
+    model, path = exported
+    ops = matmul_ops(quantize_onnx_int8(path, tmp_path / "int8.onnx", keep_ffn_output_fp32=True))
+    for layer in range(model.config.num_hidden_layers):
+        prefix = f"layoutlmv2.encoder.layer.{layer}."
+        assert ops[prefix + "output.dense"] == {"MatMul"}  # the FFN output projection stays fp32
+        for name in ("attention.self.qkv_linear", "attention.output.dense", "intermediate.dense"):
+            assert ops[prefix + name] == {"MatMulInteger"}, name
+        assert ops[prefix + "attention.self"] == {"MatMul"}  # attention products: two activations
+    assert ops["layoutlmv2.visual_proj"] == {"MatMul"} and ops["classifier"] == {"MatMul"}
+    all_int8 = matmul_ops(quantize_onnx_int8(path, tmp_path / "all.onnx", per_channel=True))
+    assert all_int8["layoutlmv2.encoder.layer.0.output.dense"] == {"MatMulInteger"}
+    encodings = documents(model.config)
+    expected = torch.cat([r["logits"] for r in predict(model, encodings, batch_size=1)])
+    for quantised in (tmp_path / "int8.onnx", tmp_path / "all.onnx"):
+        got = torch.cat([r["logits"] for r in predict(OnnxModel(quantised), encodings, batch_size=2)])
+        drift = float((got - expected).abs().max())
+        assert 0 < drift < 0.5, (quantised.name, drift)  # int8 ran, and stayed near fp32
+        assert torch.nn.functional.cosine_similarity(got.flatten(), expected.flatten(), dim=0) > 0.99
+
+
+def test_int8_needs_module_names(exported, tmp_path):
+    """A graph whose nodes carry no module names (another exporter, opset < 18) is refused by name."""
+    _, path = exported
+    graph = onnx.load(str(path))
+    for node in graph.graph.node:
+        node.name = node.name.rpartition("/")[2]
+    onnx.save(graph, str(tmp_path / "anonymous.onnx"))
+    with pytest.raises(ValueError, match="no MatMul named after an encoder module"):
+        quantize_onnx_int8(tmp_path / "anonymous.onnx", tmp_path / "int8.onnx")
