@@ -116,3 +116,60 @@ def test_int8_needs_module_names(exported, tmp_path):
     onnx.save(graph, str(tmp_path / "anonymous.onnx"))
     with pytest.raises(ValueError, match="no MatMul named after an encoder module"):
         quantize_onnx_int8(tmp_path / "anonymous.onnx", tmp_path / "int8.onnx")
+
+
+@pytest.fixture(scope="module")
+def token_folder_and_onnx(tmp_path_factory):
+    """A tiny fine-tuned-style folder (32-px pages) and its export at the processor's image size."""
+    from layoutlmv2 import LayoutLMv2ForTokenClassification
+    from layoutlmv2.data import FUNSD_LABELS
+    from layoutlmv2.export import processor_image_size
+    from layoutlmv2.training.model_io import load_model
+
+    from test_predict import save_tiny
+
+    folder = save_tiny(tmp_path_factory.mktemp("token"), LayoutLMv2ForTokenClassification, "token-classification",
+                       FUNSD_LABELS)
+    assert processor_image_size(str(folder)) == 32
+    model = load_model(LayoutLMv2ForTokenClassification, folder)
+    return folder, to_onnx(model, folder.parent / "token.onnx", image_size=32)
+
+
+def test_evaluate_and_predict_run_an_exported_file(token_folder_and_onnx, funsd_dir, capsys):
+    """`layoutlmv2 evaluate/predict --onnx FILE`: the same scores and labels as the PyTorch model."""
+    import json
+
+    from layoutlmv2.cli import main
+    from layoutlmv2.predict import Predictor
+    from layoutlmv2.training.tasks import load_dataset
+
+    folder, path = token_folder_and_onnx
+    scores = []
+    for extra in ([], ["--onnx", str(path)]):
+        assert main(["evaluate", "--model", str(folder), "--dataset", "funsd", "--data-dir", str(funsd_dir),
+                     "--limit", "3", "--max-length", "128", "--stride", "32", *extra]) == 0
+        scores.append(json.loads(capsys.readouterr().out))
+    assert scores[0]["documents"] == 3 and scores[1] == scores[0]
+
+    document = load_dataset("funsd", funsd_dir, "test")[0]
+    image = document.load_image()
+    words = [{"words": document.words, "boxes": document.boxes, "box_units": "0-1000"}]
+    ours = Predictor(folder, onnx=path).predict_pages([image], words)[0]
+    theirs = Predictor(folder).predict_pages([image], words)[0]
+    assert ours["labels"] == theirs["labels"]
+    assert max(abs(a - b) for a, b in zip(ours["scores"], theirs["scores"])) < 1e-4
+
+
+def test_an_exported_file_of_another_model_is_refused_by_name(token_folder_and_onnx, exported, tmp_path):
+    from layoutlmv2.predict import Predictor
+    from layoutlmv2.training.recipe import evaluate_model
+
+    folder, _ = token_folder_and_onnx
+    _, path_64px = exported
+    with pytest.raises(ValueError, match=r"takes images of shape \(3, 64, 64\); the processor makes \(3, 32, 32\)"):
+        Predictor(folder, onnx=path_64px)
+    sequence = to_onnx(seeded_model("LayoutLMv2ForSequenceClassification"), tmp_path / "seq.onnx", image_size=32)
+    with pytest.raises(ValueError, match=r"returns \('logits',\) of ranks \(2,\); a LayoutLMv2ForTokenClassification"):
+        Predictor(folder, onnx=sequence)
+    with pytest.raises(ValueError, match="bf16 autocast applies to the PyTorch model"):
+        evaluate_model(folder, "funsd", "unused", bf16=True, onnx=sequence)

@@ -67,6 +67,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+ONNX_HELP = ("run this file (layoutlmv2-export of --model) in ONNX Runtime instead of PyTorch; "
+             "--model still gives the config and the processor")
 WORKERS_HELP = "processes that share the cores, each on its own batches (2 on 2 cores: ~1.15x one)"
 
 
@@ -82,6 +84,7 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--limit", type=int)
     p.add_argument("--bf16", action="store_true")
     p.add_argument("--workers", type=int, default=1, help=WORKERS_HELP)
+    p.add_argument("--onnx", metavar="FILE", help=ONNX_HELP)
     p.add_argument("--output", help="also write the scores to this JSON file")
 
 
@@ -100,6 +103,7 @@ def _predict_parser(sub) -> None:
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--stride", type=int, default=128)
     p.add_argument("--workers", type=int, default=1, help=WORKERS_HELP)
+    p.add_argument("--onnx", metavar="FILE", help=ONNX_HELP)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,7 +141,7 @@ def _evaluate(args) -> int:
     from .training.recipe import evaluate_model
 
     scores = evaluate_model(args.model, args.dataset, args.data_dir, args.split, args.max_length, args.stride,
-                            args.batch_size, args.limit, args.bf16, args.workers)
+                            args.batch_size, args.limit, args.bf16, args.workers, onnx=args.onnx)
     text = json.dumps(scores, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
@@ -148,7 +152,8 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     from .predict import Predictor, draw_prediction
 
-    predictor = Predictor(args.model, max_length=args.max_length, stride=args.stride, workers=args.workers)
+    predictor = Predictor(args.model, max_length=args.max_length, stride=args.stride, workers=args.workers,
+                          onnx=args.onnx)
     records, pages = predictor.predict_files(args.files, args.words_json, args.question, args.dpi)
     out = Path(args.output) if args.output else None
     if out is not None:

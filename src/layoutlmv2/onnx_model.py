@@ -21,11 +21,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Dict, Optional, Union
+from typing import Any, Dict, Mapping, Optional, Union
 
 import torch
 
-from .export import INPUT_NAMES
+from .export import INPUT_NAMES, OUTPUT_NAMES
+
+
+# model class -> rank of each output in `OUTPUT_NAMES` order (token and sequence logits share a name)
+_OUTPUT_RANKS = {
+    "LayoutLMv2Model": (3, 2),
+    "LayoutLMv2ForSequenceClassification": (2,),
+    "LayoutLMv2ForTokenClassification": (3,),
+    "LayoutLMv2ForQuestionAnswering": (2, 2),
+}
 
 
 class OnnxModel:
@@ -49,6 +58,7 @@ class OnnxModel:
         self._session_pid: Optional[int] = None
         session = self.session()  # fail here, not on the first page, if the file is not a model
         self.output_names = tuple(output.name for output in session.get_outputs())
+        self.output_ranks = tuple(len(output.shape) for output in session.get_outputs())
         self.image_shape = tuple(session.get_inputs()[INPUT_NAMES.index("image")].shape[1:])  # (3, H, W)
 
     def session(self) -> Any:
@@ -80,6 +90,23 @@ class OnnxModel:
                 "attention_mask": attention_mask.long(), "token_type_ids": token_type_ids.long()}
         values = self.session().run(list(self.output_names), {k: v.numpy() for k, v in feed.items()})
         return {name: torch.from_numpy(value) for name, value in zip(self.output_names, values)}
+
+    def check_compatible(self, class_name: str, image_size: Mapping[str, int]) -> "OnnxModel":
+        """Raise unless this graph has the outputs of `class_name` and takes the processor's `image_size`.
+
+        Checked before any page is encoded, so a file exported from another head or at another
+        image size fails at once, with both values named.
+        """
+        expected = (OUTPUT_NAMES.get(class_name), _OUTPUT_RANKS.get(class_name))
+        if expected[0] is not None and (self.output_names, self.output_ranks) != expected:
+            raise ValueError(f"{self.path.name} returns {self.output_names} of ranks {self.output_ranks}; "
+                             f"a {class_name} returns {expected[0]} of ranks {expected[1]} "
+                             "(export the model of this folder)")
+        size = (3, image_size["height"], image_size["width"])
+        if self.image_shape != size:
+            raise ValueError(f"{self.path.name} takes images of shape {self.image_shape}; the processor makes {size} "
+                             "(export with layoutlmv2-export, which reads the folder's image size)")
+        return self
 
     def eval(self) -> "OnnxModel":
         return self

@@ -26,7 +26,6 @@ from PIL import Image
 
 from .configuration import LayoutLMv2Config
 from .data.document import Document, normalize_box
-from .training.model_io import load_model
 from .worker_pool import check_workers
 from .training.tasks import Task, task_from_config
 
@@ -90,14 +89,15 @@ class Predictor:
     """A fine-tuned model folder (model + processor) ready to label pages."""
 
     def __init__(self, model_dir: Union[str, Path], max_length: int = 512, stride: int = 128,
-                 batch_size: int = 4, workers: int = 1) -> None:
-        from .training.recipe import load_processor
+                 batch_size: int = 4, workers: int = 1, onnx: Optional[Union[str, Path]] = None) -> None:
+        """`onnx`: an exported file of this folder's model, run in ONNX Runtime instead of PyTorch."""
+        from .training.recipe import load_inference_model, load_processor
 
         self.model_dir = Path(model_dir)
         config = LayoutLMv2Config.from_pretrained(self.model_dir)
         self.task: Task = task_from_config(config)
-        self.model = load_model(self.task.model_class, self.model_dir).eval()
         self.processor = load_processor(self.model_dir)
+        self.model = load_inference_model(self.task, self.model_dir, self.processor, onnx)
         self.max_length, self.stride, self.batch_size = max_length, stride, batch_size
         self.workers = check_workers(workers)  # processes sharing the cores (`layoutlmv2.worker_pool`)
 

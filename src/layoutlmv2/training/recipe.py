@@ -170,10 +170,27 @@ def finetune(
     return summary
 
 
+def load_inference_model(task: Task, model_dir: Union[str, Path], processor: LayoutLMv2Processor,
+                         onnx: Optional[Union[str, Path]] = None, bf16: bool = False):
+    """The folder's PyTorch model in eval mode, or with `onnx` its exported graph (`OnnxModel`), checked
+    against the task's outputs and the processor's image size."""
+    if onnx is None:
+        return load_model(task.model_class, model_dir).eval()
+    if bf16:
+        raise ValueError("bf16 autocast applies to the PyTorch model; an ONNX file runs as exported")
+    from ..onnx_model import OnnxModel
+
+    return OnnxModel(onnx).check_compatible(task.model_class.__name__, processor.image_processor.size)
+
+
 def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[str, Path], split: str = "test",
                    max_length: int = 512, stride: int = 128, batch_size: int = 8, limit: Optional[int] = None,
-                   bf16: bool = False, workers: int = 1) -> dict[str, Any]:
-    """Score a fine-tuned model folder on one split; returns the metrics and the document count."""
+                   bf16: bool = False, workers: int = 1, onnx: Optional[Union[str, Path]] = None) -> dict[str, Any]:
+    """Score a fine-tuned model folder on one split; returns the metrics and the document count.
+
+    `onnx`: run this exported file of the folder's model in ONNX Runtime instead of PyTorch
+    (the folder still gives the config and the processor).
+    """
     from ..configuration import LayoutLMv2Config
     from ..worker_pool import check_workers
 
@@ -182,8 +199,8 @@ def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[st
     config = LayoutLMv2Config.from_pretrained(model_dir)
     task = task_from_config(config, dataset)
     make_task(task.name, dataset)  # checks that the data set belongs to the model's task
-    model = load_model(task.model_class, model_dir)
     processor = load_processor(model_dir)
+    model = load_inference_model(task, model_dir, processor, onnx, bf16)
     documents = load_dataset(dataset, data_dir, split)[:limit]
     encoded = task.encode(documents, processor.tokenizer, processor.image_processor, max_length, stride)
     outputs = task.window_outputs(model, encoded, batch_size, autocast=bf16, workers=workers)
