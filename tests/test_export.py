@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from layoutlmv2.export import INPUT_NAMES, example_inputs, quantize_onnx_int8, to_onnx, verify_onnx
 
@@ -78,19 +79,23 @@ def test_command_line(tmp_path):
     model = seeded_model("LayoutLMv2ForSequenceClassification")
     model.save_pretrained(tmp_path / "model")
     LayoutLMv2ImageProcessor(size={"height": 96, "width": 96}).save_pretrained(tmp_path / "model")
+    page = tmp_path / "page.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 200, 3), dtype=np.uint8)).save(page)
     out = tmp_path / "exported" / "model.onnx"
     run = subprocess.run([sys.executable, "-m", "layoutlmv2.export", "--model", str(tmp_path / "model"),
-                          "--output", str(out), "--int8", str(tmp_path / "int8.onnx"), "--keep-ffn-output-fp32"],
+                          "--output", str(out), "--int8", str(tmp_path / "int8.onnx"), "--keep-ffn-output-fp32",
+                          "--calibration-images", str(page)],
                          env={**os.environ, "PYTHONPATH": SRC},
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "LayoutLMv2ForSequenceClassification" in run.stdout and "max abs difference" in run.stdout
     assert "96 x 96 images" in run.stdout  # the size of the folder's image processor
-    assert f"wrote {tmp_path / 'int8.onnx'} (int8 MatMuls)" in run.stdout
+    assert f"wrote {tmp_path / 'int8.onnx'} (int8 MatMuls, int8 convolutions)" in run.stdout
     int8_ops = {node.name.rpartition("/")[0]: node.op_type for node in onnx.load(str(tmp_path / "int8.onnx")).graph.node
                 if "MatMul" in node.op_type}
     assert int8_ops["layoutlmv2.encoder.layer.0.intermediate.dense"] == "MatMulInteger"
     assert int8_ops["layoutlmv2.encoder.layer.0.output.dense"] == "MatMul"  # --keep-ffn-output-fp32
+    assert "QuantizeLinear" in {node.op_type for node in onnx.load(str(tmp_path / "int8.onnx")).graph.node}
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     inputs = example_inputs(model.config, batch_size=4, seq_length=9, image_size=96)
     logits = session.run(["logits"], {n: inputs[n].numpy() for n in INPUT_NAMES})[0]

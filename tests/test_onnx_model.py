@@ -173,3 +173,28 @@ def test_an_exported_file_of_another_model_is_refused_by_name(token_folder_and_o
         Predictor(folder, onnx=sequence)
     with pytest.raises(ValueError, match="bf16 autocast applies to the PyTorch model"):
         evaluate_model(folder, "funsd", "unused", bf16=True, onnx=sequence)
+
+
+def test_int8_with_convolutions_calibrated_on_pages(exported, tmp_path):
+    model, path = exported
+    pages = [example_inputs(model.config, 1, 4, image_size=IMAGE_SIZE, seed=seed)["image"][0] for seed in range(3)]
+    output = quantize_onnx_int8(path, tmp_path / "int8.onnx", keep_ffn_output_fp32=True, calibration_images=pages)
+    graph = onnx.load(str(output)).graph
+    producers = {out: node for node in graph.node for out in node.output}
+    convolutions = [node for node in graph.node if node.op_type == "Conv"]
+    assert convolutions and all(node.name.startswith("layoutlmv2.visual.") for node in convolutions)
+    for conv in convolutions:  # static QDQ: the input and the weight of every convolution come dequantised
+        assert [producers[name].op_type for name in conv.input[:2]] == ["DequantizeLinear"] * 2, conv.name
+    assert matmul_ops(output)["layoutlmv2.encoder.layer.0.intermediate.dense"] == {"MatMulInteger"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["int8.onnx"]  # the intermediate file is gone
+    inputs = example_inputs(model.config, 2, 20, image_size=IMAGE_SIZE, seed=9)
+    with torch.inference_mode():
+        expected = model(**inputs).logits
+    got = OnnxModel(output)(**inputs)["logits"]
+    assert 0 < float((got - expected).abs().max()) < 0.5
+    assert torch.nn.functional.cosine_similarity(got.flatten(), expected.flatten(), dim=0) > 0.99
+
+    with pytest.raises(ValueError, match=r"calibration image 1 has shape \(1, 3, 32, 32\); the graph takes"):
+        quantize_onnx_int8(path, tmp_path / "bad.onnx", calibration_images=[pages[0], torch.zeros(3, 32, 32)])
+    with pytest.raises(ValueError, match="calibration_images is empty"):
+        quantize_onnx_int8(path, tmp_path / "bad.onnx", calibration_images=[])
