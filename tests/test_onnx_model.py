@@ -74,6 +74,9 @@ def test_bad_use_names_the_problem(exported, tmp_path):
         OnnxModel(tmp_path / "missing.onnx")
     with pytest.raises(ValueError, match="threads must be a positive int, got 0"):
         OnnxModel(path, threads=0)
+    (tmp_path / "garbage.onnx").write_bytes(b"not a protobuf")
+    with pytest.raises(ValueError, match="cannot load .*garbage.onnx as an ONNX model"):
+        OnnxModel(tmp_path / "garbage.onnx")
 
 
 def matmul_ops(path):

@@ -64,13 +64,18 @@ class OnnxModel:
     def session(self) -> Any:
         """This process's `onnxruntime.InferenceSession`, opened on first use."""
         if self._session is None or self._session_pid != os.getpid():
-            import onnxruntime
-
+            try:
+                import onnxruntime
+            except ImportError as error:
+                raise ImportError("OnnxModel needs onnxruntime: pip install 'layoutlmv2[onnx]'") from error
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = self.threads or torch.get_num_threads()
             options.inter_op_num_threads = 1
-            self._session = onnxruntime.InferenceSession(str(self.path), options,
-                                                         providers=["CPUExecutionProvider"])
+            try:
+                self._session = onnxruntime.InferenceSession(str(self.path), options,
+                                                             providers=["CPUExecutionProvider"])
+            except Exception as error:  # onnxruntime raises its own classes (InvalidProtobuf, Fail, ...)
+                raise ValueError(f"cannot load {self.path} as an ONNX model: {error}") from error
             self._session_pid = os.getpid()
         return self._session
 
