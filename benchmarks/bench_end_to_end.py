@@ -212,35 +212,44 @@ def onnx_rows(model, encodings, reference, add) -> List[dict]:
     the worker rows include starting them and opening their sessions). The export and the
     quantisation (about a minute, once per model) are not in the page rate."""
     try:
-        import onnxruntime  # noqa: F401
-        from layoutlmv2.export import quantize_onnx_int8, to_onnx
         from layoutlmv2.onnx_model import OnnxModel
     except ImportError:
         return []
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        fp32 = to_onnx(model, Path(folder) / "model.onnx")
-        int8 = quantize_onnx_int8(fp32, Path(folder) / "model-int8.onnx")
-        int8_keep = quantize_onnx_int8(fp32, Path(folder) / "model-int8-keep.onnx", keep_ffn_output_fp32=True)
-        int8_convs = quantize_onnx_int8(fp32, Path(folder) / "model-int8-convs.onnx", keep_ffn_output_fp32=True,
-                                        calibration_images=calibration_pages())
-        variants = [
-            ("ONNX Runtime fp32, no padding", fp32, 1),
-            (f"ONNX Runtime fp32, no padding, {WORKERS} worker processes", fp32, WORKERS),
-            ("ONNX Runtime int8 encoder MatMuls, no padding", int8, 1),
-            (f"ONNX Runtime int8 encoder MatMuls, no padding, {WORKERS} worker processes", int8, WORKERS),
-            ("ONNX Runtime int8 encoder MatMuls except FFN output, no padding", int8_keep, 1),
-            (f"ONNX Runtime int8 encoder MatMuls except FFN output, no padding, {WORKERS} worker processes",
-             int8_keep, WORKERS),
-            (f"ONNX Runtime int8 encoder MatMuls except FFN output + int8 convolutions "
-             f"({CALIBRATION_PAGES} FUNSD train pages), no padding", int8_convs, 1),
-        ]
+        files = onnx_files(model, Path(folder), 224, calibration_pages())
+        if not files:
+            return []
+        variants = []
+        for label, path in files:
+            variants.append((f"ONNX Runtime {label}, no padding", path, 1))
+            if "convolutions" not in label:  # the calibrated file is timed in this process only
+                variants.append((f"ONNX Runtime {label}, no padding, {WORKERS} worker processes", path, WORKERS))
         for name, path, workers in variants:
             reset_peak_rss()
             outputs, row = add(name, batched_outputs(OnnxModel(path), encodings, 1, workers=workers))
             row.update(_compare(outputs, reference))
             rows.append(row)
     return rows
+
+
+def onnx_files(model, folder: Path, image_size: int, pages: list) -> List[tuple]:
+    """(label, path) of `model` exported to ONNX in fp32 and in each int8 variant timed and scored here;
+    [] without onnxruntime. `pages` calibrate the int8 convolutions."""
+    try:
+        import onnxruntime  # noqa: F401
+        from layoutlmv2.export import quantize_onnx_int8, to_onnx
+    except ImportError:
+        return []
+    fp32 = to_onnx(model, folder / "model.onnx", image_size=image_size)
+    return [
+        ("fp32", fp32),
+        ("int8 encoder MatMuls", quantize_onnx_int8(fp32, folder / "int8.onnx")),
+        ("int8 encoder MatMuls except FFN output",
+         quantize_onnx_int8(fp32, folder / "int8-keep.onnx", keep_ffn_output_fp32=True)),
+        (f"int8 encoder MatMuls except FFN output + int8 convolutions ({CALIBRATION_PAGES} FUNSD train pages)",
+         quantize_onnx_int8(fp32, folder / "int8-convs.onnx", keep_ffn_output_fp32=True, calibration_images=pages)),
+    ]
 
 
 # Pages (of the FUNSD training split, not the test pages timed) that calibrate the int8 convolutions.
@@ -287,46 +296,36 @@ def entity_f1(model_dir: str, data_dir: str = str(SHARED / "funsd")) -> List[dic
                    quantize_dynamic_int8(model, backend="fbgemm", keep_ffn_output_fp32=True))]
     if has_avx512():  # see lower_precision_variants
         candidates.append(("int8 encoder (torchao)", quantize_dynamic_int8(model, backend="torchao")))
-    onnx_folder = tempfile.TemporaryDirectory()
-    candidates += onnx_candidates(model, model_dir, Path(onnx_folder.name))
-    for name, candidate in candidates:
-        start = time.perf_counter()
-        with torch.inference_mode():
-            outputs = task.window_outputs(candidate, encoded, 8)
-        total = time.perf_counter() - start
-        scores = task.evaluate(documents, task.decode(documents, encoded, outputs))
-        f1 = scores.get("entity_f1", scores.get("f1"))
-        rows.append({"name": f"fine-tuned model, {name}", "group": "entity F1 (FUNSD test, fine-tuned model)",
-                     "median_s": total / len(documents), "docs_per_s": len(documents) / total, "f1": f1,
-                     "scores": scores, "model_dir": str(model_dir)})
+    with tempfile.TemporaryDirectory() as folder:
+        candidates += onnx_candidates(model, model_dir, Path(folder))
+        for name, candidate in candidates:
+            start = time.perf_counter()
+            with torch.inference_mode():
+                outputs = task.window_outputs(candidate, encoded, 8)
+            total = time.perf_counter() - start
+            scores = task.evaluate(documents, task.decode(documents, encoded, outputs))
+            f1 = scores.get("entity_f1", scores.get("f1"))
+            rows.append({"name": f"fine-tuned model, {name}", "group": "entity F1 (FUNSD test, fine-tuned model)",
+                         "median_s": total / len(documents), "docs_per_s": len(documents) / total, "f1": f1,
+                         "scores": scores, "model_dir": str(model_dir)})
     for row in rows[1:]:
         row["f1_drop_points"] = 100 * (rows[0]["f1"] - row["f1"])
         row["speedup_vs_baseline"] = row["docs_per_s"] / rows[0]["docs_per_s"]
-    onnx_folder.cleanup()
     return rows
 
 
 def onnx_candidates(model, model_dir: str, folder: Path) -> List[tuple]:
     """(name, OnnxModel) for ONNX Runtime fp32 and int8, exported at the model's own image size."""
     try:
-        import onnxruntime  # noqa: F401
-        from layoutlmv2.export import processor_image_size, quantize_onnx_int8, to_onnx
+        from layoutlmv2.export import processor_image_size
         from layoutlmv2.onnx_model import OnnxModel
     except ImportError:
         return []
     from layoutlmv2 import LayoutLMv2ImageProcessor
 
-    fp32 = to_onnx(model, folder / "model.onnx", image_size=processor_image_size(model_dir))
     pages = calibration_pages(LayoutLMv2ImageProcessor.from_pretrained(model_dir))
-    return [
-        ("ONNX Runtime fp32", OnnxModel(fp32)),
-        ("ONNX Runtime int8 encoder MatMuls", OnnxModel(quantize_onnx_int8(fp32, folder / "int8.onnx"))),
-        ("ONNX Runtime int8 encoder MatMuls except FFN output",
-         OnnxModel(quantize_onnx_int8(fp32, folder / "int8-keep.onnx", keep_ffn_output_fp32=True))),
-        (f"ONNX Runtime int8 encoder MatMuls except FFN output + int8 convolutions ({CALIBRATION_PAGES} train pages)",
-         OnnxModel(quantize_onnx_int8(fp32, folder / "int8-convs.onnx", keep_ffn_output_fp32=True,
-                                      calibration_images=pages))),
-    ]
+    files = onnx_files(model, folder, processor_image_size(model_dir), pages)
+    return [(f"ONNX Runtime {label}", OnnxModel(path)) for label, path in files]
 
 
 def ocr_rows(quick: bool) -> List[dict]:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from layoutlmv2.batching import predict
-from layoutlmv2.export import example_inputs, quantize_onnx_int8, to_onnx
+from layoutlmv2.export import example_inputs, module_of, quantize_onnx_int8, to_onnx
 
 from small_models import seeded_model
 
@@ -83,7 +83,7 @@ def matmul_ops(path):
     """{module path: op type} of the graph's (quantised or not) MatMuls with a known module."""
     found = {}
     for node in onnx.load(str(path)).graph.node:
-        module, _, _ = node.name.rpartition("/")
+        module = module_of(node.name)
         if "MatMul" in node.op_type and module:
             found.setdefault(module, set()).add(node.op_type)
     return found

@@ -7,9 +7,10 @@ processes on different pages run close to 2x. Each process gets `torch.get_num_t
 workers` threads.
 
 On Linux the workers are forked: they share the parent's weights copy-on-write (no extra
-memory for the parameters, no pickling) and start in milliseconds. Elsewhere, or for a model that cannot be forked (an ONNX Runtime
-session hangs in a forked child: `onnx_model.OnnxModel.fork_safe`), they are spawned and receive
-the model through `torch.multiprocessing`, which moves its tensors to shared memory.
+memory for the parameters, no pickling) and start in milliseconds. Elsewhere, or for a model
+that cannot be forked (an ONNX Runtime session hangs in a forked child:
+`onnx_model.OnnxModel.fork_safe`), they are spawned and receive the model through
+`torch.multiprocessing`, which moves its tensors to shared memory.
 Outputs come back as NumPy arrays (plain pickles through the pipe), not as shared-memory
 tensors, so a long run does not pile up open file descriptors.
 """
