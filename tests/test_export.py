@@ -9,13 +9,15 @@ import pytest
 import torch
 from PIL import Image
 
-from layoutlmv2.export import INPUT_NAMES, example_inputs, module_of, quantize_onnx_int8, to_onnx, verify_onnx
+from layoutlmv2.export import INPUT_NAMES, example_inputs, main, module_of, to_onnx, verify_onnx
 
-from small_models import seeded_model
+from small_models import minilm_dir, seeded_model
 
 onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
+
+from layoutlmv2.onnx_quantization import quantize_onnx_int8  # noqa: E402
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 OPSET = 18
@@ -74,31 +76,51 @@ def test_bad_arguments(tmp_path):
 
 @pytest.mark.slow
 def test_command_line(tmp_path):
-    from layoutlmv2 import LayoutLMv2ImageProcessor
+    from PIL import ImageDraw, ImageFont
+
+    from layoutlmv2.training.recipe import build_processor
 
     model = seeded_model("LayoutLMv2ForSequenceClassification")
     model.save_pretrained(tmp_path / "model")
-    LayoutLMv2ImageProcessor(size={"height": 96, "width": 96}).save_pretrained(tmp_path / "model")
+    build_processor(minilm_dir(), image_size=96).save_pretrained(tmp_path / "model")
     page = tmp_path / "page.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (300, 200, 3), dtype=np.uint8)).save(page)
+    image = Image.new("RGB", (800, 400), "white")
+    ImageDraw.Draw(image).text((40, 150), "INVOICE TOTAL 42.00", fill="black", font=ImageFont.load_default(size=48))
+    image.save(page)
     out = tmp_path / "exported" / "model.onnx"
     run = subprocess.run([sys.executable, "-m", "layoutlmv2.export", "--model", str(tmp_path / "model"),
-                          "--output", str(out), "--int8", str(tmp_path / "int8.onnx"), "--keep-ffn-output-fp32",
-                          "--calibration-images", str(page)],
+                          "--output", str(out), "--int8", str(tmp_path / "int8.onnx"), "--per-channel",
+                          "--calibration-images", str(page), "--smoothing"],
                          env={**os.environ, "PYTHONPATH": SRC},
                          capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "LayoutLMv2ForSequenceClassification" in run.stdout and "max abs difference" in run.stdout
     assert "96 x 96 images" in run.stdout  # the size of the folder's image processor
-    assert f"wrote {tmp_path / 'int8.onnx'} (int8 MatMuls, int8 convolutions)" in run.stdout
-    int8_ops = {module_of(node.name): node.op_type for node in onnx.load(str(tmp_path / "int8.onnx")).graph.node
-                if "MatMul" in node.op_type}
-    assert int8_ops["layoutlmv2.encoder.layer.0.intermediate.dense"] == "MatMulInteger"
-    assert int8_ops["layoutlmv2.encoder.layer.0.output.dense"] == "MatMul"  # --keep-ffn-output-fp32
-    assert "QuantizeLinear" in {node.op_type for node in onnx.load(str(tmp_path / "int8.onnx")).graph.node}
+    assert f"wrote {tmp_path / 'int8.onnx'} (int8 MatMuls, smoothed FFN outputs, int8 convolutions)" in run.stdout
+    int8_graph = onnx.load(str(tmp_path / "int8.onnx")).graph
+    ffn_output = {node.op_type for node in int8_graph.node
+                  if module_of(node.name) == "layoutlmv2.encoder.layer.0.output.dense"}
+    assert {"Mul", "MatMulInteger"} <= ffn_output  # smoothed, then int8
+    assert "QuantizeLinear" in {node.op_type for node in int8_graph.node}  # calibrated convolutions
     session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     inputs = example_inputs(model.config, batch_size=4, seq_length=9, image_size=96)
     logits = session.run(["logits"], {n: inputs[n].numpy() for n in INPUT_NAMES})[0]
     with torch.no_grad():
         expected = model(**inputs).logits.numpy()
     assert np.abs(logits - expected).max() < 1e-4
+
+
+def test_command_line_refuses_smoothing_without_pages(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--model", str(tmp_path), "--output", str(tmp_path / "m.onnx"), "--int8", str(tmp_path / "q.onnx"),
+              "--smoothing", "0.5"])
+    assert "--smoothing needs --int8 and --calibration-images" in capsys.readouterr().err
+
+
+def test_calibration_pages_need_the_folders_tokenizer(tmp_path):
+    from layoutlmv2 import LayoutLMv2ImageProcessor
+    from layoutlmv2.export import calibration_encodings
+
+    LayoutLMv2ImageProcessor().save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match=f"calibration encodes pages with the processor saved in {tmp_path}"):
+        calibration_encodings(["page.png"], str(tmp_path), 224)

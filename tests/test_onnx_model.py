@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from layoutlmv2.batching import predict
-from layoutlmv2.export import example_inputs, module_of, quantize_onnx_int8, to_onnx
+from layoutlmv2.export import example_inputs, to_onnx
 
 from small_models import seeded_model
 
@@ -79,48 +79,6 @@ def test_bad_use_names_the_problem(exported, tmp_path):
         OnnxModel(tmp_path / "garbage.onnx")
 
 
-def matmul_ops(path):
-    """{module path: op type} of the graph's (quantised or not) MatMuls with a known module."""
-    found = {}
-    for node in onnx.load(str(path)).graph.node:
-        module = module_of(node.name)
-        if "MatMul" in node.op_type and module:
-            found.setdefault(module, set()).add(node.op_type)
-    return found
-
-
-def test_int8_keeps_ffn_output_and_everything_outside_the_encoder_fp32(exported, tmp_path):
-    model, path = exported
-    ops = matmul_ops(quantize_onnx_int8(path, tmp_path / "int8.onnx", keep_ffn_output_fp32=True))
-    for layer in range(model.config.num_hidden_layers):
-        prefix = f"layoutlmv2.encoder.layer.{layer}."
-        assert ops[prefix + "output.dense"] == {"MatMul"}  # the FFN output projection stays fp32
-        for name in ("attention.self.qkv_linear", "attention.output.dense", "intermediate.dense"):
-            assert ops[prefix + name] == {"MatMulInteger"}, name
-        assert ops[prefix + "attention.self"] == {"MatMul"}  # attention products: two activations
-    assert ops["layoutlmv2.visual_proj"] == {"MatMul"} and ops["classifier"] == {"MatMul"}
-    all_int8 = matmul_ops(quantize_onnx_int8(path, tmp_path / "all.onnx", per_channel=True))
-    assert all_int8["layoutlmv2.encoder.layer.0.output.dense"] == {"MatMulInteger"}
-    encodings = documents(model.config)
-    expected = torch.cat([r["logits"] for r in predict(model, encodings, batch_size=1)])
-    for quantised in (tmp_path / "int8.onnx", tmp_path / "all.onnx"):
-        got = torch.cat([r["logits"] for r in predict(OnnxModel(quantised), encodings, batch_size=2)])
-        drift = float((got - expected).abs().max())
-        assert 0 < drift < 0.5, (quantised.name, drift)  # int8 ran, and stayed near fp32
-        assert torch.nn.functional.cosine_similarity(got.flatten(), expected.flatten(), dim=0) > 0.99
-
-
-def test_int8_needs_module_names(exported, tmp_path):
-    """A graph whose nodes carry no module names (another exporter, opset < 18) is refused by name."""
-    _, path = exported
-    graph = onnx.load(str(path))
-    for node in graph.graph.node:
-        node.name = node.name.rpartition("/")[2]
-    onnx.save(graph, str(tmp_path / "anonymous.onnx"))
-    with pytest.raises(ValueError, match="no MatMul named after an encoder module"):
-        quantize_onnx_int8(tmp_path / "anonymous.onnx", tmp_path / "int8.onnx")
-
-
 @pytest.fixture(scope="module")
 def token_folder_and_onnx(tmp_path_factory):
     """A tiny fine-tuned-style folder (32-px pages) and its export at the processor's image size."""
@@ -176,28 +134,3 @@ def test_an_exported_file_of_another_model_is_refused_by_name(token_folder_and_o
         Predictor(folder, onnx=sequence)
     with pytest.raises(ValueError, match="bf16 autocast applies to the PyTorch model"):
         evaluate_model(folder, "funsd", "unused", bf16=True, onnx=sequence)
-
-
-def test_int8_with_convolutions_calibrated_on_pages(exported, tmp_path):
-    model, path = exported
-    pages = [example_inputs(model.config, 1, 4, image_size=IMAGE_SIZE, seed=seed)["image"][0] for seed in range(3)]
-    output = quantize_onnx_int8(path, tmp_path / "int8.onnx", keep_ffn_output_fp32=True, calibration_images=pages)
-    graph = onnx.load(str(output)).graph
-    producers = {out: node for node in graph.node for out in node.output}
-    convolutions = [node for node in graph.node if node.op_type == "Conv"]
-    assert convolutions and all(node.name.startswith("layoutlmv2.visual.") for node in convolutions)
-    for conv in convolutions:  # static QDQ: the input and the weight of every convolution come dequantised
-        assert [producers[name].op_type for name in conv.input[:2]] == ["DequantizeLinear"] * 2, conv.name
-    assert matmul_ops(output)["layoutlmv2.encoder.layer.0.intermediate.dense"] == {"MatMulInteger"}
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["int8.onnx"]  # the intermediate file is gone
-    inputs = example_inputs(model.config, 2, 20, image_size=IMAGE_SIZE, seed=9)
-    with torch.inference_mode():
-        expected = model(**inputs).logits
-    got = OnnxModel(output)(**inputs)["logits"]
-    assert 0 < float((got - expected).abs().max()) < 0.5
-    assert torch.nn.functional.cosine_similarity(got.flatten(), expected.flatten(), dim=0) > 0.99
-
-    with pytest.raises(ValueError, match=r"calibration image 1 has shape \(1, 3, 32, 32\); the graph takes"):
-        quantize_onnx_int8(path, tmp_path / "bad.onnx", calibration_images=[pages[0], torch.zeros(3, 32, 32)])
-    with pytest.raises(ValueError, match="calibration_images is empty"):
-        quantize_onnx_int8(path, tmp_path / "bad.onnx", calibration_images=[])

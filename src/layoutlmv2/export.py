@@ -15,15 +15,14 @@ Choices, and why:
   processor makes); batch and text length are free.
 - Opset 18 by default: the exporter builds opset 18 graphs, and converting down to 17 drops
   the metadata from which every node is named after its PyTorch module
-  (`layoutlmv2.encoder.layer.0.output.dense/node_MatMul_752`). The int8 step selects the
-  encoder's MatMuls by these names.
+  (`layoutlmv2.encoder.layer.0.output.dense/node_MatMul_752`). The int8 step
+  (`onnx_quantization.quantize_onnx_int8`) selects the encoder's MatMuls by these names.
 
 Example:
     >>> from layoutlmv2 import LayoutLMv2ForTokenClassification
     >>> model = LayoutLMv2ForTokenClassification.from_pretrained("path/to/model")
     >>> to_onnx(model, "model.onnx")                        # doctest: +SKIP
     >>> verify_onnx(model, "model.onnx")                    # max abs difference vs PyTorch
-    >>> quantize_onnx_int8("model.onnx", "model-int8.onnx")  # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -196,101 +195,6 @@ def verify_onnx(model: nn.Module, path: Union[str, Path],
     return worst
 
 
-def quantize_onnx_int8(path: Union[str, Path], output: Union[str, Path], keep_ffn_output_fp32: bool = False,
-                       per_channel: bool = False, calibration_images: Optional[Sequence[torch.Tensor]] = None) -> Path:
-    """Write a copy of an exported model whose encoder MatMuls (and optionally convolutions) run in int8.
-
-    MatMuls: the same layers as `quantization.quantize_dynamic_int8` in PyTorch, the encoder's
-    linear layers (most of the FLOPs), selected by the module names `to_onnx` gives the nodes,
-    quantised dynamically (activation scales computed per call). The attention products and the
-    heads stay fp32. `keep_ffn_output_fp32` leaves each layer's feed-forward output projection in
-    fp32 (see `quantize_dynamic_int8`); `per_channel` gives each weight column its own scale.
-
-    Convolutions: with `calibration_images` (processed pages, each (3, H, W) or (1, 3, H, W) as the
-    image processor returns them; a handful of real pages is enough), the visual backbone's
-    convolutions are quantised statically: weights per output channel, activation ranges
-    measured on those pages (min/max). Without them the convolutions stay fp32: ONNX Runtime's
-    dynamic int8 convolution (ConvInteger) was slower than fp32 here (FUNSD end to end, AVX2:
-    1.13x against 2.98x for MatMuls only), while static int8 convolutions took the int8 model
-    from 2.46x to 3.26x the fp32 baseline (12 pages, one run).
-    """
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    from .quantization import is_ffn_output
-
-    source, output = Path(path), Path(output)
-    if not source.is_file():
-        raise ValueError(f"no ONNX file at {source}")
-    graph = onnx.load(str(source), load_external_data=False).graph
-    chosen = []
-    for node in graph.node:
-        module = module_of(node.name)
-        if node.op_type != "MatMul" or not module.startswith("layoutlmv2.encoder."):
-            continue
-        if keep_ffn_output_fp32 and is_ffn_output(module[len("layoutlmv2.encoder."):]):
-            continue
-        chosen.append(node.name)
-    if not chosen:
-        raise ValueError(f"{source} has no MatMul named after an encoder module: export it with "
-                         f"layoutlmv2.export.to_onnx at opset >= {DEFAULT_OPSET}")
-    external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.initializer)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    root, level = logging.getLogger(), logging.getLogger().level
-    root.setLevel(max(level, logging.ERROR))  # it logs a pre-processing hint on the root logger
-    staged = output.with_name(output.stem + ".static-convs.onnx")
-    try:
-        if calibration_images is not None:
-            _quantize_convolutions(source, staged, graph, calibration_images, external)
-            source = staged
-        # MatMuls of two activations (attention) are not quantised dynamically by ONNX Runtime.
-        quantize_dynamic(source, output, weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"],
-                         nodes_to_quantize=chosen, per_channel=per_channel, use_external_data_format=external)
-    finally:
-        root.setLevel(level)
-        for leftover in (staged, staged.with_name(staged.name + ".data")):
-            leftover.unlink(missing_ok=True)
-    logger.info("wrote int8 model %s (%d MatMuls%s)", output, len(chosen),
-                ", convolutions calibrated" if calibration_images is not None else "")
-    return output
-
-
-def _quantize_convolutions(source: Path, output: Path, graph, images: Sequence[torch.Tensor], external: bool) -> None:
-    """Static int8 (QDQ) for the visual backbone's convolutions, calibrated on `images`."""
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-
-    image_input = next(i for i in graph.input if i.name == "image")
-    expected = tuple(d.dim_value for d in image_input.type.tensor_type.shape.dim[1:])  # (3, H, W)
-    feeds = []
-    for index, image in enumerate(images):
-        image = torch.as_tensor(image)
-        image = image.unsqueeze(0) if image.dim() == 3 else image
-        if image.dim() != 4 or tuple(image.shape[1:]) != expected:
-            raise ValueError(f"calibration image {index} has shape {tuple(image.shape)}; "
-                             f"the graph takes (3, H, W) = {expected}")
-        # Convolutions see only the image; the text is the shortest valid one.
-        text = torch.zeros(image.shape[0], 1, dtype=torch.long)
-        feeds.append({"input_ids": text.numpy(), "bbox": torch.zeros(image.shape[0], 1, 4, dtype=torch.long).numpy(),
-                      "image": image.float().numpy(), "attention_mask": (text + 1).numpy(),
-                      "token_type_ids": text.numpy()})
-    if not feeds:
-        raise ValueError("calibration_images is empty: give a few processed pages")
-    convolutions = [n.name for n in graph.node if n.op_type == "Conv" and module_of(n.name).startswith("layoutlmv2.visual.")]
-
-    class Pages(CalibrationDataReader):
-        def __init__(self) -> None:
-            self.remaining = iter(feeds)
-
-        def get_next(self):
-            return next(self.remaining, None)
-
-    quantize_static(source, output, Pages(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
-                    nodes_to_quantize=convolutions, per_channel=True, activation_type=QuantType.QUInt8,
-                    weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
-                    use_external_data_format=external)
-
-
 def processor_image_size(model_dir: str, default: int = 224) -> int:
     """The square image side of a model folder's preprocessor_config.json (`default` without one)."""
     config = Path(model_dir) / "preprocessor_config.json"
@@ -305,23 +209,31 @@ def processor_image_size(model_dir: str, default: int = 224) -> int:
     return size["height"]
 
 
-def _processed_pages(files: Sequence[str], model_dir: str, image_size: int) -> list:
-    """Page image files -> pixel tensors as the folder's image processor feeds the model (no OCR)."""
+def calibration_encodings(files: Sequence[str], model_dir: str, image_size: int) -> list:
+    """Page image files -> model inputs as the folder's processor makes them, words read by OCR.
+
+    Calibration needs real text as well as real pixels (the feed-forward activations depend on
+    it), and a deployed model meets OCR'd words, so the pages go through Tesseract whatever the
+    folder's processor is set to.
+    """
     from PIL import Image
 
-    from .image_processing import LayoutLMv2ImageProcessor
+    from .processing import LayoutLMv2Processor
 
-    has_config = (Path(model_dir) / "preprocessor_config.json").is_file()
-    processor = LayoutLMv2ImageProcessor.from_pretrained(model_dir) if has_config else LayoutLMv2ImageProcessor()
-    size = {"height": image_size, "width": image_size}
+    try:
+        processor = LayoutLMv2Processor.from_pretrained(model_dir, apply_ocr=True,
+                                                        size={"height": image_size, "width": image_size})
+    except (OSError, ValueError) as error:
+        raise ValueError(f"calibration encodes pages with the processor saved in {model_dir} "
+                         f"(preprocessor_config.json and the tokenizer's vocab.txt): {error}") from error
     pages = []
     for file in files:
         try:
             with Image.open(file) as image:
-                features = processor(image.convert("RGB"), size=size, apply_ocr=False, return_tensors="pt")
-                pages.append(features["pixel_values"][0])
+                page = image.convert("RGB")
         except OSError as error:
             raise ValueError(f"cannot read calibration image {file}: {error}") from error
+        pages.append(dict(processor(page, truncation=True, max_length=512, return_tensors="pt")))
     return pages
 
 
@@ -359,9 +271,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--per-channel", action="store_true",
                         help="with --int8: one weight scale per output column instead of per tensor")
     parser.add_argument("--calibration-images", nargs="+", metavar="IMAGE", default=None,
-                        help="with --int8: page images (a handful) on which to calibrate static int8 "
-                             "convolutions of the visual backbone; without them the convolutions stay fp32")
+                        help="with --int8: page images (a handful), read with OCR and the folder's processor, "
+                             "on which to calibrate static int8 convolutions of the visual backbone (and "
+                             "--smoothing); without them the convolutions stay fp32")
+    parser.add_argument("--smoothing", type=float, nargs="?", const=0.5, default=None, metavar="ALPHA",
+                        help="with --int8 and --calibration-images: SmoothQuant the feed-forward output "
+                             "projections (migration strength ALPHA, default 0.5) and run them in int8")
     args = parser.parse_args(argv)
+    if args.smoothing is not None and not (args.int8 and args.calibration_images):
+        parser.error("--smoothing needs --int8 and --calibration-images (it measures activations on those pages)")
     model = _load(args.model, args.task)
     image_size = args.image_size or processor_image_size(args.model)
     path = to_onnx(model, args.output, opset=args.opset, image_size=image_size)
@@ -370,12 +288,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         diff = verify_onnx(model, path, image_size=image_size)
         print(f"ONNX Runtime vs PyTorch: max abs difference {diff:.3g}")
     if args.int8:
-        images = None
+        from .onnx_quantization import quantize_onnx_int8
+
+        pages = None
         if args.calibration_images:
-            images = _processed_pages(args.calibration_images, args.model, image_size)
+            pages = calibration_encodings(args.calibration_images, args.model, image_size)
         int8 = quantize_onnx_int8(path, args.int8, keep_ffn_output_fp32=args.keep_ffn_output_fp32,
-                                  per_channel=args.per_channel, calibration_images=images)
-        print(f"wrote {int8} (int8 MatMuls{', int8 convolutions' if images else ''})")
+                                  per_channel=args.per_channel, calibration_inputs=pages, smoothing=args.smoothing)
+        extras = (", smoothed FFN outputs" if args.smoothing else "") + (", int8 convolutions" if pages else "")
+        print(f"wrote {int8} (int8 MatMuls{extras})")
     return 0
 
 
