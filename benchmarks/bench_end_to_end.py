@@ -24,15 +24,20 @@ from common import HEADS, SHARED, full_size_model, peak_rss, record, reset_peak_
 WORKERS = max(2, torch.get_num_threads())
 
 
+def e2e_processor():
+    """The processor of the full-size model: bert-base-uncased vocabulary, 224-px pages, words given."""
+    from layoutlmv2 import LayoutLMv2ImageProcessor, LayoutLMv2Processor, LayoutLMv2TokenizerFast
+
+    tokenizer = LayoutLMv2TokenizerFast(vocab_file=str(SHARED / "tokenizers" / "bert-base-uncased" / "vocab.txt"))
+    return LayoutLMv2Processor(LayoutLMv2ImageProcessor(apply_ocr=False), tokenizer)
+
+
 def funsd_encodings(pages: int, processor=None) -> tuple:
     """(documents, encodings padded to 512 with word labels, preprocessing seconds)."""
-    from layoutlmv2 import LayoutLMv2ImageProcessor, LayoutLMv2Processor, LayoutLMv2TokenizerFast
     from layoutlmv2.data.funsd import FUNSD_LABELS, load_funsd
 
     documents = load_funsd(SHARED / "funsd", "test")[:pages]
-    if processor is None:
-        tokenizer = LayoutLMv2TokenizerFast(vocab_file=str(SHARED / "tokenizers" / "bert-base-uncased" / "vocab.txt"))
-        processor = LayoutLMv2Processor(LayoutLMv2ImageProcessor(apply_ocr=False), tokenizer)
+    processor = processor or e2e_processor()
     start = time.perf_counter()
     encodings = []
     for doc in documents:
@@ -52,8 +57,10 @@ def _real_tokens(encoding) -> int:
 
 
 def baseline_outputs(model, encodings, head: str) -> tuple:
-    """transformers' recipe: one padded page at a time, eager attention, no_grad (backbone twice for sequence)."""
+    """transformers' recipe: one padded page at a time, eager attention with the padded keys masked
+    in every layer, no_grad (backbone twice for sequence)."""
     model.set_attn_implementation("eager")
+    model.layoutlmv2.encoder.fold_padding_mask = False
     outputs, times = [], []
     try:
         with torch.no_grad():
@@ -70,6 +77,7 @@ def baseline_outputs(model, encodings, head: str) -> tuple:
             total = time.perf_counter() - start_all
     finally:
         model.set_attn_implementation("sdpa")
+        model.layoutlmv2.encoder.fold_padding_mask = True
     return outputs, times, total
 
 
@@ -208,9 +216,9 @@ def lower_precision_variants(model) -> list:
 
 def onnx_rows(model, encodings, reference, add) -> List[dict]:
     """ONNX Runtime through `OnnxModel` and `predict`, as the PyTorch rows: one page at a time without
-    padding, in this process or in worker processes (spawned: ONNX Runtime does not survive fork;
-    the worker rows include starting them and opening their sessions). The export and the
-    quantisation (about a minute, once per model) are not in the page rate."""
+    padding, in this process, and for fp32 also in worker processes (spawned: ONNX Runtime does not
+    survive fork; that row includes starting them and opening their sessions, about 10 s each).
+    The export and the quantisation (about a minute, once per model) are not in the page rate."""
     try:
         from layoutlmv2.onnx_model import OnnxModel
     except ImportError:
@@ -223,7 +231,7 @@ def onnx_rows(model, encodings, reference, add) -> List[dict]:
         variants = []
         for label, path in files:
             variants.append((f"ONNX Runtime {label}, no padding", path, 1))
-            if "convolutions" not in label:  # the calibrated file is timed in this process only
+            if label == "fp32":
                 variants.append((f"ONNX Runtime {label}, no padding, {WORKERS} worker processes", path, WORKERS))
         for name, path, workers in variants:
             reset_peak_rss()
@@ -235,35 +243,49 @@ def onnx_rows(model, encodings, reference, add) -> List[dict]:
 
 def onnx_files(model, folder: Path, image_size: int, pages: list) -> List[tuple]:
     """(label, path) of `model` exported to ONNX in fp32 and in each int8 variant timed and scored here;
-    [] without onnxruntime. `pages` calibrate the int8 convolutions."""
+    [] without onnxruntime. `pages` (encoded FUNSD training pages) calibrate the int8 convolutions
+    and the smoothing."""
     try:
         import onnxruntime  # noqa: F401
-        from layoutlmv2.export import quantize_onnx_int8, to_onnx
+        from layoutlmv2.export import to_onnx
+        from layoutlmv2.onnx_quantization import quantize_onnx_int8
     except ImportError:
         return []
     fp32 = to_onnx(model, folder / "model.onnx", image_size=image_size)
+    calibrated = f"{CALIBRATION_PAGES} FUNSD train pages"
     return [
         ("fp32", fp32),
         ("int8 encoder MatMuls", quantize_onnx_int8(fp32, folder / "int8.onnx")),
         ("int8 encoder MatMuls except FFN output",
          quantize_onnx_int8(fp32, folder / "int8-keep.onnx", keep_ffn_output_fp32=True)),
-        (f"int8 encoder MatMuls except FFN output + int8 convolutions ({CALIBRATION_PAGES} FUNSD train pages)",
-         quantize_onnx_int8(fp32, folder / "int8-convs.onnx", keep_ffn_output_fp32=True, calibration_images=pages)),
+        (f"int8 encoder MatMuls except FFN output + int8 convolutions ({calibrated})",
+         quantize_onnx_int8(fp32, folder / "int8-convs.onnx", keep_ffn_output_fp32=True, calibration_inputs=pages)),
+        (f"int8 encoder MatMuls, FFN outputs smoothed, per channel + int8 convolutions ({calibrated})",
+         quantize_onnx_int8(fp32, folder / "int8-smooth.onnx", per_channel=True, smoothing=SMOOTHING,
+                            calibration_inputs=pages)),
     ]
 
 
-# Pages (of the FUNSD training split, not the test pages timed) that calibrate the int8 convolutions.
+# Pages (of the FUNSD training split, not the test pages timed) that calibrate the int8 convolutions
+# and the smoothing of the FFN outputs, and the smoothing's migration strength.
 CALIBRATION_PAGES = 8
+SMOOTHING = 0.5
 
 
 def calibration_pages(processor=None) -> list:
-    """The first `CALIBRATION_PAGES` FUNSD training pages as the image processor returns them."""
-    from layoutlmv2 import LayoutLMv2ImageProcessor
+    """The first `CALIBRATION_PAGES` FUNSD training pages, words from their annotations, as `processor`
+    (by default the e2e benchmark's) encodes them."""
     from layoutlmv2.data.funsd import load_funsd
 
-    processor = processor or LayoutLMv2ImageProcessor(apply_ocr=False)
+    if processor is None:
+        processor = e2e_processor()
     documents = load_funsd(SHARED / "funsd", "train")[:CALIBRATION_PAGES]
-    return [processor(doc.load_image(), apply_ocr=False, return_tensors="pt")["pixel_values"][0] for doc in documents]
+    pages = []
+    for doc in documents:
+        encoding = processor(doc.load_image(), doc.words, boxes=doc.boxes, truncation=True, max_length=512,
+                             return_tensors="pt")
+        pages.append({k: v for k, v in encoding.items() if isinstance(v, torch.Tensor)})
+    return pages
 
 
 def _timing(times: List[float], total: float, pages: int) -> Dict[str, float]:
@@ -297,7 +319,7 @@ def entity_f1(model_dir: str, data_dir: str = str(SHARED / "funsd")) -> List[dic
     if has_avx512():  # see lower_precision_variants
         candidates.append(("int8 encoder (torchao)", quantize_dynamic_int8(model, backend="torchao")))
     with tempfile.TemporaryDirectory() as folder:
-        candidates += onnx_candidates(model, model_dir, Path(folder))
+        candidates += onnx_candidates(model, processor, model_dir, Path(folder))
         for name, candidate in candidates:
             start = time.perf_counter()
             with torch.inference_mode():
@@ -314,17 +336,14 @@ def entity_f1(model_dir: str, data_dir: str = str(SHARED / "funsd")) -> List[dic
     return rows
 
 
-def onnx_candidates(model, model_dir: str, folder: Path) -> List[tuple]:
+def onnx_candidates(model, processor, model_dir: str, folder: Path) -> List[tuple]:
     """(name, OnnxModel) for ONNX Runtime fp32 and int8, exported at the model's own image size."""
     try:
         from layoutlmv2.export import processor_image_size
         from layoutlmv2.onnx_model import OnnxModel
     except ImportError:
         return []
-    from layoutlmv2 import LayoutLMv2ImageProcessor
-
-    pages = calibration_pages(LayoutLMv2ImageProcessor.from_pretrained(model_dir))
-    files = onnx_files(model, folder, processor_image_size(model_dir), pages)
+    files = onnx_files(model, folder, processor_image_size(model_dir), calibration_pages(processor))
     return [(f"ONNX Runtime {label}", OnnxModel(path)) for label, path in files]
 
 

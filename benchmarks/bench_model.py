@@ -109,6 +109,9 @@ def switches(length: int, quick: bool) -> List[dict]:
     row("autograd on (no no_grad)", _forward(model, inputs, "grad"))
     model.set_attn_implementation("eager")
     row("eager attention", _forward(model, inputs))
+    base.encoder.fold_padding_mask = False
+    row("eager attention, padded keys masked in every layer (reference)", _forward(model, inputs))
+    base.encoder.fold_padding_mask = True
     model.set_attn_implementation("sdpa")
     base.encoder.share_bias = False
     row("biases recomputed in every layer", _forward(model, inputs))

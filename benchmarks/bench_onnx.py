@@ -9,7 +9,7 @@ from typing import List
 
 import torch
 
-from common import HEADS, full_size_model, measure, peak_rss, record, reset_peak_rss, synthetic_inputs
+from common import HEADS, count_flops, full_size_model, measure, peak_rss, record, reset_peak_rss, synthetic_inputs
 
 
 def run(lengths: List[int], quick: bool) -> List[dict]:
@@ -45,13 +45,16 @@ def run(lengths: List[int], quick: bool) -> List[dict]:
                 with torch.inference_mode():
                     return model(**inputs)
 
+            with torch.inference_mode():
+                flops = count_flops(torch_run)  # the same arithmetic in both runtimes
             reset_peak_rss()
             torch_row = record(f"PyTorch (sdpa, inference_mode) L{length}", group,
-                               measure(torch_run, 1, repeats, budget), peak_bytes=peak_rss(), length=length)
+                               measure(torch_run, 1, repeats, budget), flops=flops, peak_bytes=peak_rss(),
+                               length=length)
             reset_peak_rss()
             ort_row = record(f"ONNX Runtime L{length}", group,
                              measure(lambda: session.run(["logits"], feed), 1, repeats, budget),
-                             peak_bytes=peak_rss(), length=length, export_s=export_s,
+                             flops=flops, peak_bytes=peak_rss(), length=length, export_s=export_s,
                              max_abs_diff_vs_pytorch=max_diff)
             ort_row["speedup_vs_pytorch"] = torch_row["median_s"] / ort_row["median_s"]
             rows.extend([torch_row, ort_row])

@@ -2,7 +2,10 @@
 
 Two implementations share one set of weights:
 - "eager" is the reference arithmetic: scores = (q / sqrt(d)) @ k^T + biases, padded keys
-  *set* to the float minimum, softmax in float32.
+  *set* to the float minimum, softmax in float32. When the encoder has already folded the
+  padding into the biases (`sdpa_mask`, once per forward) the padded keys are *pushed* to the
+  minimum instead: the same probabilities (exactly 0 on padded keys) without a masked fill per
+  layer, which was 3% of an exported model's time.
 - "sdpa" hands the same computation to `torch.nn.functional.scaled_dot_product_attention`, the
   biases and the padding folded into one additive mask. It is the default; its difference from
   the reference is measured in the tests (well inside each golden case's tolerance).
@@ -80,8 +83,8 @@ class LayoutLMv2SelfAttention(nn.Module):
     ) -> Tuple[torch.Tensor, Optional[torch.Tensor]]:
         """`padding_mask` (B, 1, 1, L) is True on padded keys; `bias` is (B, heads, L, L) or None.
 
-        With SDPA, `padding_mask=None` means `bias` is already the whole additive mask
-        (`sdpa_mask`), built once per forward by the encoder instead of once per layer.
+        `padding_mask=None` means `bias` is already the whole additive mask (`sdpa_mask`), built
+        once per forward by the encoder instead of once per layer.
         """
         q, k, v = self.projections(hidden_states)
         if implementation == "sdpa" and not output_attentions:
@@ -94,7 +97,9 @@ class LayoutLMv2SelfAttention(nn.Module):
             scores = (q / math.sqrt(self.head_size)) @ k.transpose(-1, -2)  # (B, heads, L, L)
             if bias is not None:
                 scores = scores + bias
-            scores = scores.float().masked_fill(padding_mask, torch.finfo(torch.float32).min)
+            scores = scores.float()
+            if padding_mask is not None:
+                scores = scores.masked_fill(padding_mask, torch.finfo(torch.float32).min)
             probs = F.softmax(scores, dim=-1, dtype=torch.float32).type_as(v)
             context = self.dropout(probs) @ v
         batch, _, length, _ = context.shape

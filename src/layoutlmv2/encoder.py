@@ -78,8 +78,10 @@ class LayoutLMv2Encoder(nn.Module):
             self.rel_pos_y_bias = RelativePositionBias(config.rel_2d_pos_bins, config.max_rel_2d_pos, heads)
         self.attn_implementation = "sdpa"
         self.gradient_checkpointing = False
-        # Benchmark switch: False recomputes the biases in every layer, to measure what sharing saves.
+        # Benchmark switches: False recomputes the biases in every layer, or masks the padded keys
+        # in every layer (the reference's way), to measure what each saving is worth.
         self.share_bias = True
+        self.fold_padding_mask = True
 
     def attention_bias(self, position_ids: torch.Tensor, bbox: torch.Tensor) -> Optional[torch.Tensor]:
         """(B, heads, L, L): 1-D bias + (x bias + y bias), or None when both are off."""
@@ -102,9 +104,10 @@ class LayoutLMv2Encoder(nn.Module):
     ) -> Tuple[torch.Tensor, Optional[Tuple[torch.Tensor, ...]], Optional[Tuple[torch.Tensor, ...]]]:
         """Returns (last hidden state, all hidden states or None, attention maps or None)."""
         bias = self.attention_bias(position_ids, bbox) if self.share_bias else None
-        if self.share_bias and self.attn_implementation == "sdpa" and not output_attentions \
+        if self.share_bias and self.fold_padding_mask and not output_attentions \
                 and not torch.is_autocast_enabled(hidden_states.device.type):
-            # one additive mask for all layers (bias + padding); see `sdpa_mask`
+            # one additive mask for all layers (bias + padding); see `sdpa_mask`. Attention maps
+            # (output_attentions) keep the reference's per-layer masked fill.
             bias, padding_mask = sdpa_mask(bias, padding_mask, hidden_states.dtype), None
         all_hidden = (hidden_states,) if output_hidden_states else None
         all_attentions = () if output_attentions else None
