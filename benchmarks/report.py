@@ -146,6 +146,10 @@ def readme_section(results: dict, table: str) -> str:
         if model_b8 and "efficiency_pct" in model_b8:
             efficiency += f" and {model_b8['efficiency_pct']:.0f}% at batch 8 x 128 tokens"
         efficiency += "."
+    onnx_512 = _find(rows, "ONNX Runtime vs", "ONNX Runtime L512")
+    if onnx_512 and "efficiency_pct" in onnx_512:
+        efficiency += (f" Exported and run in ONNX Runtime, it reaches {onnx_512['efficiency_pct']:.0f}% at batch 1 x "
+                       f"512 tokens ({onnx_512['median_s'] * 1e3:.0f} ms, the same FLOPs counted).")
     return "\n".join([
         "## Speed",
         "",
@@ -154,7 +158,8 @@ def readme_section(results: dict, table: str) -> str:
         "time padded to 512 tokens, eager attention, `torch.no_grad` (and the backbone twice for sequence "
         "classification). Ours: `layoutlmv2.batching.predict` (length-sorted batches, no compute on padding), "
         "SDPA attention, `torch.inference_mode`, one backbone pass; optional int8 encoder / bfloat16 visual "
-        "stream from `layoutlmv2.quantization`. Every ratio is against the baseline timed in the same run.",
+        "stream from `layoutlmv2.quantization`; or the exported graph in ONNX Runtime "
+        "(`layoutlmv2.onnx_model.OnnxModel`, fp32 or int8 from `layoutlmv2.onnx_quantization`). Every ratio is against the baseline timed in the same run.",
         "",
         efficiency,
         "",
