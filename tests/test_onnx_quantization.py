@@ -97,6 +97,8 @@ def test_bad_calibration_inputs_are_named(exported, tmp_path):  # noqa: F811
         ([pages[0], wrong_size], r"calibration input 1 has an image of shape \(1, 3, 32, 32\); the graph takes"),
         ([pages[0]["image"]], "calibration input 0 is a Tensor; give the processor's encoding"),
         ([{"image": pages[0]["image"]}], r"calibration input 0 has no input_ids, bbox"),
+        ([{**pages[0], "bbox": pages[0]["bbox"][:, :5]}],
+         r"calibration input 0 has input_ids of shape \(1, 30\) but bbox of shape \(1, 5, 4\)"),
         ([], "calibration_inputs is empty"),
     ]
     for inputs, message in cases:

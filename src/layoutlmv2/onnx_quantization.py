@@ -132,10 +132,20 @@ def _calibration_feeds(inputs: Sequence[Mapping[str, torch.Tensor]], graph) -> L
         if image.dim() != 4 or tuple(image.shape[1:]) != expected:
             raise ValueError(f"calibration input {index} has an image of shape {tuple(image.shape)}; "
                              f"the graph takes (3, H, W) = {expected}")
-        feed = {"input_ids": input_ids, "bbox": torch.as_tensor(page["bbox"]).long().reshape(*input_ids.shape, 4),
-                "image": image,
-                "attention_mask": torch.as_tensor(page.get("attention_mask", torch.ones_like(input_ids))).long(),
-                "token_type_ids": torch.as_tensor(page.get("token_type_ids", torch.zeros_like(input_ids))).long()}
+        bbox = torch.as_tensor(page["bbox"]).long()
+        bbox = bbox.unsqueeze(0) if bbox.dim() == 2 else bbox
+        if tuple(bbox.shape) != (*input_ids.shape, 4):
+            raise ValueError(f"calibration input {index} has input_ids of shape {tuple(input_ids.shape)} but bbox "
+                             f"of shape {tuple(bbox.shape)}; expected {(*input_ids.shape, 4)}")
+        feed = {"input_ids": input_ids, "bbox": bbox, "image": image,
+                "attention_mask": torch.ones_like(input_ids), "token_type_ids": torch.zeros_like(input_ids)}
+        for name in ("attention_mask", "token_type_ids"):
+            if name in page:
+                value = torch.as_tensor(page[name]).long()
+                if value.numel() != input_ids.numel():
+                    raise ValueError(f"calibration input {index} has {name} of shape {tuple(value.shape)}; "
+                                     f"input_ids has {tuple(input_ids.shape)}")
+                feed[name] = value.reshape(input_ids.shape)
         feeds.append({name: feed[name].numpy() for name in INPUT_NAMES})
     if not feeds:
         raise ValueError("calibration_inputs is empty: give a few encoded pages")
