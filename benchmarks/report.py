@@ -159,7 +159,8 @@ def readme_section(results: dict, table: str) -> str:
         "classification). Ours: `layoutlmv2.batching.predict` (length-sorted batches, no compute on padding), "
         "SDPA attention, `torch.inference_mode`, one backbone pass; optional int8 encoder / bfloat16 visual "
         "stream from `layoutlmv2.quantization`; or the exported graph in ONNX Runtime "
-        "(`layoutlmv2.onnx_model.OnnxModel`, fp32 or int8 from `layoutlmv2.onnx_quantization`). Every ratio is against the baseline timed in the same run.",
+        "(`layoutlmv2.onnx_model.OnnxModel`, fp32 or int8 from `layoutlmv2.onnx_quantization`). "
+        "Every ratio is against the baseline timed in the same run.",
         "",
         efficiency,
         "",

@@ -117,12 +117,13 @@ def test_smoothing_keeps_the_fp32_function_and_balances_the_ranges(exported, tmp
     """x @ W == (x / s) @ (s W); with alpha 0.5, each input channel's peak equals its weight row's."""
     from onnx import numpy_helper
 
-    from layoutlmv2.onnx_quantization import _calibration_feeds, _channel_peaks
+    from layoutlmv2.onnx_quantization import _calibration_feeds, _channel_peaks, _encoder_matmuls
 
     model, path = exported
     graph = onnx.load(str(path)).graph
     feeds = _calibration_feeds(calibration_pages(model.config), graph)
-    smoothed = _smooth_ffn_outputs(path, tmp_path / "smoothed.onnx", feeds, 0.5, external=False)
+    ffn_outputs = _encoder_matmuls(graph)[1]
+    smoothed = _smooth_ffn_outputs(path, tmp_path / "smoothed.onnx", ffn_outputs, feeds, 0.5, external=False)
     max_diff, _ = drift(smoothed, model, documents(model.config))
     assert max_diff < 1e-4
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence, Union
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -68,7 +68,8 @@ def quantize_onnx_int8(path: Union[str, Path], output: Union[str, Path], keep_ff
         if calibration_inputs is None:
             raise ValueError("smoothing measures activations: give calibration_inputs (a few encoded pages)")
     graph = onnx.load(str(source), load_external_data=False).graph
-    chosen = _encoder_matmuls(graph, keep_ffn_output_fp32)
+    others, ffn_outputs = _encoder_matmuls(graph)
+    chosen = others if keep_ffn_output_fp32 else others + ffn_outputs
     if not chosen:
         raise ValueError(f"{source} has no MatMul named after an encoder module: export it with "
                          f"layoutlmv2.export.to_onnx at opset >= {DEFAULT_OPSET}")
@@ -80,9 +81,11 @@ def quantize_onnx_int8(path: Union[str, Path], output: Union[str, Path], keep_ff
     root.setLevel(max(level, logging.ERROR))  # ONNX Runtime logs a pre-processing hint on the root logger
     try:
         if smoothing is not None:
-            source = _smooth_ffn_outputs(source, _staged(output, "smoothed", staged), feeds, smoothing, external)
+            source = _smooth_ffn_outputs(source, _staged(output, "smoothed", staged), ffn_outputs, feeds, smoothing,
+                                         external)
         if feeds is not None:
-            source = _quantize_convolutions(source, _staged(output, "static-convs", staged), feeds, external)
+            source = _quantize_convolutions(source, _staged(output, "static-convs", staged),
+                                            _visual_convolutions(graph), feeds, external)
         _quantize_matmuls(source, output, chosen, per_channel, external)
     finally:
         root.setLevel(level)
@@ -102,17 +105,20 @@ def _staged(output: Path, label: str, staged: List[Path]) -> Path:
     return path
 
 
-def _encoder_matmuls(graph, keep_ffn_output_fp32: bool) -> List[str]:
-    """Names of the encoder's weight MatMuls (not the attention products: those have no weight)."""
-    chosen = []
+def _encoder_matmuls(graph) -> Tuple[List[str], List[str]]:
+    """Names of the encoder's MatMuls: (all but the FFN output projections, the FFN output projections).
+
+    ONNX Runtime quantises only those with a weight, so the attention products stay fp32."""
+    others, ffn_outputs = [], []
     for node in graph.node:
         module = module_of(node.name)
-        if node.op_type != "MatMul" or not module.startswith(ENCODER):
-            continue
-        if keep_ffn_output_fp32 and is_ffn_output(module[len(ENCODER):]):
-            continue
-        chosen.append(node.name)
-    return chosen
+        if node.op_type == "MatMul" and module.startswith(ENCODER):
+            (ffn_outputs if is_ffn_output(module[len(ENCODER):]) else others).append(node.name)
+    return others, ffn_outputs
+
+
+def _visual_convolutions(graph) -> List[str]:
+    return [n.name for n in graph.node if n.op_type == "Conv" and module_of(n.name).startswith("layoutlmv2.visual.")]
 
 
 def _calibration_feeds(inputs: Sequence[Mapping[str, torch.Tensor]], graph) -> List[Dict[str, np.ndarray]]:
@@ -160,8 +166,8 @@ def _save(model, path: Path, external: bool) -> None:
     onnx.save(model, str(path), save_as_external_data=external, location=path.name + ".data" if external else None)
 
 
-def _smooth_ffn_outputs(source: Path, output: Path, feeds, alpha: float, external: bool) -> Path:
-    """Insert x / s before each FFN output MatMul and fold s into its weight rows (SmoothQuant).
+def _smooth_ffn_outputs(source: Path, output: Path, names: Sequence[str], feeds, alpha: float, external: bool) -> Path:
+    """Insert x / s before each FFN output MatMul `names` and fold s into its weight rows (SmoothQuant).
 
     s_j = max|x_j| ** alpha / max|W_j,:| ** (1 - alpha), the activation maxima over the calibration
     pages: channel j's input range and its weight row's range end up balanced.
@@ -172,8 +178,8 @@ def _smooth_ffn_outputs(source: Path, output: Path, feeds, alpha: float, externa
     model = onnx.load(str(source))
     graph = model.graph
     weights = {tensor.name: tensor for tensor in graph.initializer}
-    nodes = [n for n in graph.node if n.op_type == "MatMul" and module_of(n.name).startswith(ENCODER)
-             and is_ffn_output(module_of(n.name)[len(ENCODER):])]
+    wanted = set(names)
+    nodes = [n for n in graph.node if n.name in wanted]
     for node in nodes:
         if node.input[1] not in weights:
             raise ValueError(f"{node.name} takes its weight from {node.input[1]!r}, not a stored tensor: "
@@ -216,14 +222,10 @@ def _channel_peaks(model, names: Sequence[str], feeds, scratch: Path, external: 
     return peaks
 
 
-def _quantize_convolutions(source: Path, output: Path, feeds, external: bool) -> Path:
-    """Static int8 (QDQ) for the visual backbone's convolutions, calibrated on `feeds`."""
-    import onnx
+def _quantize_convolutions(source: Path, output: Path, convolutions: Sequence[str], feeds, external: bool) -> Path:
+    """Static int8 (QDQ) for the convolutions `convolutions`, calibrated on `feeds`."""
     from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
                                           quantize_static)
-
-    graph = onnx.load(str(source), load_external_data=False).graph
-    convolutions = [n.name for n in graph.node if n.op_type == "Conv" and module_of(n.name).startswith("layoutlmv2.visual.")]
 
     class Pages(CalibrationDataReader):
         def __init__(self) -> None:
@@ -233,7 +235,7 @@ def _quantize_convolutions(source: Path, output: Path, feeds, external: bool) ->
             return next(self.remaining, None)
 
     quantize_static(source, output, Pages(), quant_format=QuantFormat.QDQ, op_types_to_quantize=["Conv"],
-                    nodes_to_quantize=convolutions, per_channel=True, activation_type=QuantType.QUInt8,
+                    nodes_to_quantize=list(convolutions), per_channel=True, activation_type=QuantType.QUInt8,
                     weight_type=QuantType.QInt8, calibrate_method=CalibrationMethod.MinMax,
                     use_external_data_format=external)
     return output
