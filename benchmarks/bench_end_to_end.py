@@ -99,13 +99,15 @@ def padded_sdpa_outputs(model, encodings, head: str) -> tuple:
 def batched_outputs(model, encodings, batch_size: int, autocast: bool = False, workers: int = 1) -> tuple:
     """`layoutlmv2.batching.predict`: no padding beyond each length-sorted batch's longest page.
 
-    With `workers` > 1 the timing includes starting the worker processes and their warm-up.
+    With `workers` > 1 the warm-up runs as many, and the timing includes starting the worker processes
+    (PyTorch: a pool per call) and their warm-up; ONNX Runtime's worker threads share a session that
+    stays open from the warm-up.
     """
     from layoutlmv2.batching import predict
     from layoutlmv2.quantization import bf16_autocast
 
     with bf16_autocast(enabled=autocast):
-        predict(model, encodings[:batch_size], batch_size=batch_size)  # warm-up
+        predict(model, encodings[:batch_size * workers], batch_size=batch_size, workers=workers)  # warm-up
         start = time.perf_counter()
         results = predict(model, encodings, batch_size=batch_size, workers=workers)
         total = time.perf_counter() - start
@@ -216,8 +218,8 @@ def lower_precision_variants(model) -> list:
 
 def onnx_rows(model, encodings, reference, add) -> List[dict]:
     """ONNX Runtime through `OnnxModel` and `predict`, as the PyTorch rows: one page at a time without
-    padding, in this process, and for fp32 also in worker processes (spawned: ONNX Runtime does not
-    survive fork; that row includes starting them and opening their sessions, about 10 s each).
+    padding, in this process, and for fp32 and the smoothed int8 also with `WORKERS` workers (threads
+    sharing one session of one thread each: `OnnxModel.runs_concurrently`).
     The export and the quantisation (about a minute, once per model) are not in the page rate."""
     try:
         from layoutlmv2.onnx_model import OnnxModel
@@ -231,8 +233,8 @@ def onnx_rows(model, encodings, reference, add) -> List[dict]:
         variants = []
         for label, path in files:
             variants.append((f"ONNX Runtime {label}, no padding", path, 1))
-            if label == "fp32":
-                variants.append((f"ONNX Runtime {label}, no padding, {WORKERS} worker processes", path, WORKERS))
+            if label == "fp32" or "smoothed" in label:
+                variants.append((f"ONNX Runtime {label}, no padding, {WORKERS} worker threads", path, WORKERS))
         for name, path, workers in variants:
             reset_peak_rss()
             outputs, row = add(name, batched_outputs(OnnxModel(path), encodings, 1, workers=workers))

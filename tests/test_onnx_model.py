@@ -1,4 +1,6 @@
-"""OnnxModel: an exported graph in ONNX Runtime, called like the PyTorch model, also in worker processes."""
+"""OnnxModel: an exported graph in ONNX Runtime, called like the PyTorch model, also by several workers."""
+
+import threading
 
 import pytest
 import torch
@@ -41,10 +43,60 @@ def test_predict_with_onnx_runtime_matches_pytorch(exported, batch_size, workers
     model, path = exported
     encodings = documents(model.config)
     expected = predict(model, encodings, batch_size=1)
-    got = predict(OnnxModel(path), encodings, batch_size=batch_size, workers=workers)  # workers are spawned
+    got = predict(OnnxModel(path), encodings, batch_size=batch_size, workers=workers)  # workers are threads
     for ours, theirs, encoding in zip(got, expected, encodings):
         assert ours["logits"].shape == (encoding["input_ids"].shape[1], model.config.num_labels)
         assert float((ours["logits"] - theirs["logits"]).abs().max()) < 1e-4
+
+
+class _Overlapping(OnnxModel):
+    """Records each call's thread count; its first two calls wait for each other (a barrier), so
+    they fail unless two run at the same time."""
+
+    def __init__(self, path):
+        super().__init__(path)
+        self.barrier, self.calls = threading.Barrier(2, timeout=20), []
+
+    def __call__(self, **inputs):
+        self.calls.append((threading.get_ident(), self.threads, self.session().get_session_options().intra_op_num_threads))
+        if len(self.calls) <= 2:
+            self.barrier.wait()
+        return super().__call__(**inputs)
+
+
+def test_workers_are_threads_sharing_one_session(exported, monkeypatch):
+    """Two pages run at once, each on a session of cores // workers threads, in this process."""
+    from layoutlmv2 import worker_pool
+
+    model, path = exported
+    encodings = documents(model.config)
+    expected = predict(model, encodings, batch_size=1)
+    monkeypatch.setattr(worker_pool, "run_in_processes", None)  # a process pool would fail here
+    monkeypatch.setattr(torch, "get_num_threads", lambda: 4)
+    onnx_model = _Overlapping(path)
+    got = predict(onnx_model, encodings, batch_size=1, workers=2)
+    for ours, theirs in zip(got, expected):
+        assert float((ours["logits"] - theirs["logits"]).abs().max()) < 1e-4
+    assert len(onnx_model.calls) == len(encodings)
+    assert len({ident for ident, _, _ in onnx_model.calls}) == 2
+    assert {(threads, intra) for _, threads, intra in onnx_model.calls} == {(2, 2)}
+    assert onnx_model.threads is None  # the model's own setting again after the run
+    assert onnx_model.session().get_session_options().intra_op_num_threads == 4
+
+
+def test_a_pickled_model_opens_its_own_session_in_a_spawned_process(exported):
+    """`worker_pool.run_in_processes` still takes an OnnxModel: spawned, never forked."""
+    from layoutlmv2.worker_pool import _start_method, run_in_processes
+
+    model, path = exported
+    encodings = documents(model.config, lengths=(7, 11))
+    onnx_model = OnnxModel(path)
+    assert _start_method(onnx_model) == "spawn"
+    got = dict(run_in_processes(onnx_model, encodings, workers=2))
+    with torch.inference_mode():
+        for index, encoding in enumerate(encodings):
+            expected = model(**encoding).logits
+            assert float((got[index]["logits"] - expected).abs().max()) < 1e-4
 
 
 def test_call_fills_mask_and_token_types_and_casts_the_image(exported):
@@ -106,11 +158,11 @@ def test_evaluate_and_predict_run_an_exported_file(token_folder_and_onnx, funsd_
 
     folder, path = token_folder_and_onnx
     scores = []
-    for extra in ([], ["--onnx", str(path)]):
+    for extra in ([], ["--onnx", str(path)], ["--onnx", str(path), "--workers", "2", "--batch-size", "1"]):
         assert main(["evaluate", "--model", str(folder), "--dataset", "funsd", "--data-dir", str(funsd_dir),
                      "--limit", "3", "--max-length", "128", "--stride", "32", *extra]) == 0
         scores.append(json.loads(capsys.readouterr().out))
-    assert scores[0]["documents"] == 3 and scores[1] == scores[0]
+    assert scores[0]["documents"] == 3 and scores[1] == scores[0] and scores[2] == scores[0]
 
     document = load_dataset("funsd", funsd_dir, "test")[0]
     image = document.load_image()

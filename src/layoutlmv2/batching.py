@@ -137,8 +137,8 @@ def predict(model: nn.Module, encodings: Sequence[Mapping[str, torch.Tensor]], b
     only the document's real tokens (`last_hidden_state`: its text tokens, then the visual
     tokens); per-document outputs drop the batch dimension. Labels, if present, are not passed.
     `progress`, if given, is called with the number of documents done after each batch.
-    `workers` > 1 runs the batches in that many processes sharing the cores
-    (`layoutlmv2.worker_pool`); the outputs are the same.
+    `workers` > 1 runs the batches in that many workers sharing the cores (processes; threads
+    for an `OnnxModel`: `layoutlmv2.worker_pool`); the outputs are the same.
     """
     check_workers(workers)
     documents = [_as_batch_of_one(e) for e in encodings]

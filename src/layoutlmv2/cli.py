@@ -69,7 +69,8 @@ def _train_parser(sub) -> None:
 
 ONNX_HELP = ("run this file (layoutlmv2-export of --model) in ONNX Runtime instead of PyTorch; "
              "--model still gives the config and the processor")
-WORKERS_HELP = "processes that share the cores, each on its own batches (2 on 2 cores: ~1.15x one)"
+WORKERS_HELP = ("workers that share the cores, each on its own batches (2 on 2 cores: ~1.15x one); "
+                "processes, or threads on one session with --onnx")
 
 
 def _evaluate_parser(sub) -> None:

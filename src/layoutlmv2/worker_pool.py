@@ -1,4 +1,4 @@
-"""Run inference batches in several processes, each with its own share of the cores.
+"""Run inference batches in several workers, each with its own share of the cores.
 
 Why processes and not more threads: at inference sizes (one page, a few hundred tokens) many
 operations are too small to split well over threads (layer norms, GELU, the 7x7 convolutions of
@@ -13,11 +13,16 @@ that cannot be forked (an ONNX Runtime session hangs in a forked child:
 `torch.multiprocessing`, which moves its tensors to shared memory.
 Outputs come back as NumPy arrays (plain pickles through the pipe), not as shared-memory
 tensors, so a long run does not pile up open file descriptors.
+
+A model that runs outside the GIL and serves concurrent calls (`runs_concurrently = True`: an
+ONNX Runtime session, `onnx_model.OnnxModel`) needs no processes: its workers are threads of this
+process, calling one shared session of `torch.get_num_threads() // workers` threads.
 """
 
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Dict, Iterator, Optional, Sequence, Tuple
 
 import numpy as np
@@ -60,13 +65,15 @@ def _run(task: Tuple[int, Batch]) -> Tuple[int, Outputs]:
 
 def run_batches(model: nn.Module, batches: Sequence[Batch], workers: int = 1,
                 autocast: bool = False) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
-    """Yield `(batch index, outputs)` for every batch: in this process, or in `workers` processes
-    when there is more than one worker and more than one batch. bf16 `autocast` runs here only."""
+    """Yield `(batch index, outputs)` for every batch: in this process, or with `workers` workers
+    (threads for a model that `runs_concurrently`, processes otherwise) when there is more than one
+    worker and more than one batch. bf16 `autocast` runs here only."""
     check_workers(workers)
     if autocast and workers > 1:
         raise ValueError(f"bf16 autocast runs in this process only; got workers={workers}")
     if workers > 1 and len(batches) > 1:
-        yield from run_in_processes(model, batches, workers)
+        concurrent = getattr(model, "runs_concurrently", False)
+        yield from (run_in_threads if concurrent else run_in_processes)(model, batches, workers)
         return
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
         for index, batch in enumerate(batches):
@@ -97,3 +104,24 @@ def run_in_processes(model: nn.Module, batches: Sequence[Batch], workers: int,
     finally:
         _MODEL = None
 
+
+
+def run_in_threads(model: nn.Module, batches: Sequence[Batch], workers: int,
+                   threads_per_worker: Optional[int] = None) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
+    """Yield `(batch index, outputs)` as each batch finishes, from `workers` threads sharing `model`.
+
+    For models whose calls release the GIL and may overlap (`runs_concurrently`); `model` must
+    offer `using_threads(n)`, which sets the intra-op threads of each call for the duration.
+    """
+    check_workers(workers)
+    threads = threads_per_worker or max(1, torch.get_num_threads() // workers)
+    with model.using_threads(threads), ThreadPoolExecutor(min(workers, len(batches)) or 1) as pool:
+        futures = {pool.submit(model, **batch, return_dict=True): index for index, batch in enumerate(batches)}
+        try:
+            for future in as_completed(futures):
+                outputs = future.result()
+                yield futures[future], {name: value for name, value in outputs.items()
+                                        if isinstance(value, torch.Tensor)}
+        finally:
+            for future in futures:  # a consumer that stops early does not wait for the rest
+                future.cancel()

@@ -186,7 +186,7 @@ class Task:
         """Run the model over every window (eval mode), one dict of float32 CPU tensors per window.
 
         Windows go in batches of similar length (sorted), so little compute goes to padding.
-        `workers` > 1 spreads the batches over that many processes (`layoutlmv2.worker_pool`).
+        `workers` > 1 spreads the batches over that many workers (`layoutlmv2.worker_pool`).
         """
         from tqdm.auto import tqdm
 
