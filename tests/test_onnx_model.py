@@ -148,7 +148,7 @@ def token_folder_and_onnx(tmp_path_factory):
     return folder, to_onnx(model, folder.parent / "token.onnx", image_size=32)
 
 
-def test_evaluate_and_predict_run_an_exported_file(token_folder_and_onnx, funsd_dir, capsys):
+def test_evaluate_and_predict_run_an_exported_file(token_folder_and_onnx, funsd_dir, tmp_path, capsys):
     """`layoutlmv2 evaluate/predict --onnx FILE`: the same scores and labels as the PyTorch model."""
     import json
 
@@ -171,6 +171,20 @@ def test_evaluate_and_predict_run_an_exported_file(token_folder_and_onnx, funsd_
     theirs = Predictor(folder).predict_pages([image], words)[0]
     assert ours["labels"] == theirs["labels"]
     assert max(abs(a - b) for a, b in zip(ours["scores"], theirs["scores"])) < 1e-4
+
+    # two pages, one window per forward, two worker threads on the exported file
+    page_files = [tmp_path / "page1.png", tmp_path / "page2.png"]
+    for page_file in page_files:
+        image.save(page_file)
+    words_json = tmp_path / "words.json"
+    words_json.write_text(json.dumps({"pages": words * 2}))
+    assert main(["predict", "--model", str(folder), *map(str, page_files), "--words-json", str(words_json),
+                 "--onnx", str(path), "--workers", "2", "--batch-size", "1"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [record["page"] for record in records] == [1, 1] and len(records) == 2
+    for record in records:
+        assert record["labels"] == theirs["labels"]
+        assert max(abs(a - b) for a, b in zip(record["scores"], theirs["scores"])) < 1e-4
 
 
 def test_an_exported_file_of_another_model_is_refused_by_name(token_folder_and_onnx, exported, tmp_path):

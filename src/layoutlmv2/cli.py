@@ -103,6 +103,7 @@ def _predict_parser(sub) -> None:
     p.add_argument("--dpi", type=int, default=170, help="PDF rendering resolution")
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--stride", type=int, default=128)
+    p.add_argument("--batch-size", type=int, default=4, help="windows per forward (of similar length)")
     p.add_argument("--workers", type=int, default=1, help=WORKERS_HELP)
     p.add_argument("--onnx", metavar="FILE", help=ONNX_HELP)
 
@@ -153,8 +154,8 @@ def _evaluate(args) -> int:
 def _predict(args) -> int:
     from .predict import Predictor, draw_prediction
 
-    predictor = Predictor(args.model, max_length=args.max_length, stride=args.stride, workers=args.workers,
-                          onnx=args.onnx)
+    predictor = Predictor(args.model, max_length=args.max_length, stride=args.stride, batch_size=args.batch_size,
+                          workers=args.workers, onnx=args.onnx)
     records, pages = predictor.predict_files(args.files, args.words_json, args.question, args.dpi)
     out = Path(args.output) if args.output else None
     if out is not None:

@@ -105,7 +105,6 @@ def run_in_processes(model: nn.Module, batches: Sequence[Batch], workers: int,
         _MODEL = None
 
 
-
 def run_in_threads(model: nn.Module, batches: Sequence[Batch], workers: int,
                    threads_per_worker: Optional[int] = None) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
     """Yield `(batch index, outputs)` as each batch finishes, from `workers` threads sharing `model`.
