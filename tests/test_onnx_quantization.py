@@ -137,6 +137,32 @@ def test_smoothing_keeps_the_fp32_function_and_balances_the_ranges(exported, tmp
     assert torch.allclose(input_peaks, weight_peaks, rtol=1e-3)
 
 
+def test_smoothing_peaks_ignore_padded_tokens(exported, tmp_path):  # noqa: F811
+    """Two pages padded into one batch give the channel peaks of the same pages fed one by one."""
+    from layoutlmv2.onnx_quantization import _calibration_feeds, _channel_peaks, _encoder_matmuls
+
+    model, path = exported
+    graph = onnx.load(str(path)).graph
+    pages = [example_inputs(model.config, 1, length, image_size=IMAGE_SIZE, seed=20 + length) for length in (12, 30)]
+    for page in pages:
+        page["attention_mask"][:] = 1
+    batch = {name: torch.zeros(2, 30, *pages[1][name].shape[2:], dtype=pages[1][name].dtype)
+             for name in ("input_ids", "bbox", "attention_mask", "token_type_ids")}
+    for row, page in enumerate(pages):
+        for name in batch:
+            batch[name][row, : page[name].shape[1]] = page[name][0]
+    batch["bbox"][0, 12:] = 500  # padded tokens placed and shaped unlike any real one
+    batch["input_ids"][0, 12:] = model.config.vocab_size - 1
+    batch["image"] = torch.cat([page["image"] for page in pages])
+    names = [_encoder_matmuls(graph)[1][0]]
+    activation = next(n.input[0] for n in graph.node if n.name == names[0])
+    one_by_one = _channel_peaks(onnx.load(str(path)), [activation], _calibration_feeds(pages, graph),
+                                tmp_path / "a.onnx", external=False)[activation]
+    batched = _channel_peaks(onnx.load(str(path)), [activation], _calibration_feeds([batch], graph),
+                             tmp_path / "b.onnx", external=False)[activation]
+    assert torch.allclose(torch.from_numpy(batched), torch.from_numpy(one_by_one), rtol=1e-4, atol=1e-5)
+
+
 def test_smoothing_rescues_an_outlier_channel(tmp_path):
     """Four FFN channels about 40 above the rest (trained BERT models have such outliers): per-tensor
     int8 of the FFN output projection's input flattens the other channels (the logits drift 10x

@@ -217,9 +217,22 @@ def _channel_peaks(model, names: Sequence[str], feeds, scratch: Path, external: 
     peaks: Dict[str, np.ndarray] = {}
     for feed in feeds:
         for name, value in zip(names, session.run(list(names), feed)):
-            peak = np.abs(value).reshape(-1, value.shape[-1]).max(axis=0)
+            peak = np.abs(_real_rows(value, feed["attention_mask"])).max(axis=0)
             peaks[name] = np.maximum(peaks[name], peak) if name in peaks else peak
     return peaks
+
+
+def _real_rows(value: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    """The (tokens, channels) rows of an encoder activation that belong to real tokens.
+
+    `value` is (batch, text + visual tokens, channels), text first; padded text tokens of a
+    batched calibration input would otherwise set peaks no real page reaches.
+    """
+    batch, text = attention_mask.shape
+    if value.ndim != 3 or value.shape[0] != batch or value.shape[1] < text:
+        return value.reshape(-1, value.shape[-1])
+    visual = np.ones((batch, value.shape[1] - text), dtype=bool)
+    return value[np.concatenate([attention_mask.astype(bool), visual], axis=1)]
 
 
 def _quantize_convolutions(source: Path, output: Path, convolutions: Sequence[str], feeds, external: bool) -> Path:
