@@ -99,9 +99,9 @@ def padded_sdpa_outputs(model, encodings, head: str) -> tuple:
 def batched_outputs(model, encodings, batch_size: int, autocast: bool = False, workers: int = 1) -> tuple:
     """`layoutlmv2.batching.predict`: no padding beyond each length-sorted batch's longest page.
 
-    With `workers` > 1 the warm-up runs as many, and the timing includes starting the worker processes
-    (PyTorch: a pool per call) and their warm-up; ONNX Runtime's worker threads share a session that
-    stays open from the warm-up.
+    With `workers` > 1 the warm-up uses as many workers. PyTorch's worker processes start anew in
+    every call, so the timing includes starting them; ONNX Runtime's worker threads reuse the
+    session the warm-up opened.
     """
     from layoutlmv2.batching import predict
     from layoutlmv2.quantization import bf16_autocast

@@ -84,6 +84,16 @@ def test_workers_are_threads_sharing_one_session(exported, monkeypatch):
     assert onnx_model.session().get_session_options().intra_op_num_threads == 4
 
 
+def test_an_error_in_a_worker_thread_reaches_the_caller_by_name(exported):
+    model, path = exported
+    encodings = documents(model.config)
+    encodings[3]["image"] = torch.zeros(1, 3, 32, 32)
+    onnx_model = OnnxModel(path)
+    with pytest.raises(ValueError, match=r"exported for images of shape \(3, 64, 64\); got \(3, 32, 32\)"):
+        predict(onnx_model, encodings, batch_size=1, workers=2)
+    assert onnx_model.threads is None
+
+
 def test_a_pickled_model_opens_its_own_session_in_a_spawned_process(exported):
     """`worker_pool.run_in_processes` still takes an OnnxModel: spawned, never forked."""
     from layoutlmv2.worker_pool import _start_method, run_in_processes

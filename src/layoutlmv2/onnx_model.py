@@ -9,8 +9,9 @@ Several workers: `session.run` releases the GIL and one session serves concurren
 `runs_concurrently = True` tells `worker_pool` to run `workers` pages at once in threads of this
 process, on one session of `cores // workers` intra-op threads: one copy of the weights, nothing to
 start, and each page on its own core, which beats one session splitting every operation over both
-cores (ONNX Runtime fp32, 20 FUNSD pages on 2 cores: 483-516 against 524-608 ms per page).
-Two threads on a session of 2 intra-op threads oversubscribe the cores (619-656 ms per page).
+cores (50 FUNSD pages on 2 cores, three runs: fp32 493-508 against 530-548 ms per page, smoothed
+int8 184-203 against 200-261). Two threads on a session of 2 intra-op threads oversubscribe the
+cores (fp32, 20 pages: 619-656 ms per page).
 The session is reopened (about 2 s for the full-size model) when the thread count changes.
 
 Pickling sends the path and settings only (a session cannot be pickled), and ONNX Runtime's
