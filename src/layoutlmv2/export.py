@@ -35,6 +35,7 @@ import sys
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -61,6 +62,22 @@ TASKS = {
 DEFAULT_OPSET = 18
 # One protobuf file holds at most 2 GB; larger models keep their weights beside the graph.
 _SINGLE_FILE_LIMIT = 1_800_000_000
+
+
+def onnx_feed(input_ids: torch.Tensor, bbox: torch.Tensor, image: torch.Tensor,
+              attention_mask: Optional[torch.Tensor] = None,
+              token_type_ids: Optional[torch.Tensor] = None) -> Dict[str, np.ndarray]:
+    """The graph's inputs as ONNX Runtime takes them: int64 ids, boxes and masks, a float32 image.
+
+    No attention mask means no padding and no token types mean segment 0, as in the model.
+    """
+    if attention_mask is None:
+        attention_mask = torch.ones_like(input_ids)
+    if token_type_ids is None:
+        token_type_ids = torch.zeros_like(input_ids)
+    feed = {"input_ids": input_ids.long(), "bbox": bbox.long(), "image": image.float(),
+            "attention_mask": attention_mask.long(), "token_type_ids": token_type_ids.long()}
+    return {name: feed[name].numpy() for name in INPUT_NAMES}
 
 
 class _PositionalOutputs(nn.Module):

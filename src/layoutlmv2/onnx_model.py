@@ -34,7 +34,7 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Union
 
 import torch
 
-from .export import INPUT_NAMES, OUTPUT_NAMES
+from .export import INPUT_NAMES, OUTPUT_NAMES, onnx_feed
 
 
 # model class -> rank of each output in `OUTPUT_NAMES` order (token and sequence logits share a name)
@@ -115,13 +115,8 @@ class OnnxModel:
         if tuple(image.shape[1:]) != self.image_shape:
             raise ValueError(f"{self.path.name} was exported for images of shape {self.image_shape}; "
                              f"got {tuple(image.shape[1:])} (export again with image_size=...)")
-        if attention_mask is None:
-            attention_mask = torch.ones_like(input_ids)
-        if token_type_ids is None:
-            token_type_ids = torch.zeros_like(input_ids)
-        feed = {"input_ids": input_ids.long(), "bbox": bbox.long(), "image": image.float(),
-                "attention_mask": attention_mask.long(), "token_type_ids": token_type_ids.long()}
-        values = self.session().run(list(self.output_names), {k: v.numpy() for k, v in feed.items()})
+        feed = onnx_feed(input_ids, bbox, image, attention_mask, token_type_ids)
+        values = self.session().run(list(self.output_names), feed)
         return {name: torch.from_numpy(value) for name, value in zip(self.output_names, values)}
 
     def check_compatible(self, class_name: str, image_size: Mapping[str, int]) -> "OnnxModel":

@@ -32,7 +32,7 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .export import DEFAULT_OPSET, INPUT_NAMES, module_of
+from .export import DEFAULT_OPSET, INPUT_NAMES, module_of, onnx_feed
 from .quantization import is_ffn_output
 
 logger = logging.getLogger(__name__)
@@ -145,16 +145,15 @@ def _calibration_feeds(inputs: Sequence[Mapping[str, torch.Tensor]], graph) -> L
         if tuple(bbox.shape) != (*input_ids.shape, 4):
             raise ValueError(f"calibration input {index} has input_ids of shape {tuple(input_ids.shape)} but bbox "
                              f"of shape {tuple(bbox.shape)}; expected {(*input_ids.shape, 4)}")
-        feed = {"input_ids": input_ids, "bbox": bbox, "image": image,
-                "attention_mask": torch.ones_like(input_ids), "token_type_ids": torch.zeros_like(input_ids)}
+        masks = {}
         for name in ("attention_mask", "token_type_ids"):
             if name in page:
                 value = torch.as_tensor(page[name]).long()
                 if value.numel() != input_ids.numel():
                     raise ValueError(f"calibration input {index} has {name} of shape {tuple(value.shape)}; "
                                      f"input_ids has {tuple(input_ids.shape)}")
-                feed[name] = value.reshape(input_ids.shape)
-        feeds.append({name: feed[name].numpy() for name in INPUT_NAMES})
+                masks[name] = value.reshape(input_ids.shape)
+        feeds.append(onnx_feed(input_ids, bbox, image, **masks))
     if not feeds:
         raise ValueError("calibration_inputs is empty: give a few encoded pages")
     return feeds

@@ -44,6 +44,12 @@ def check_workers(workers: int) -> int:
     return workers
 
 
+def _threads_per_worker(workers: int, given: Optional[int]) -> int:
+    """`given`, or each worker's share of this process's threads (at least one)."""
+    check_workers(workers)
+    return given or max(1, torch.get_num_threads() // workers)
+
+
 def _start_method(model: object) -> str:
     """fork on Linux, unless the model says it cannot be forked (`fork_safe = False`)."""
     return "fork" if sys.platform.startswith("linux") and getattr(model, "fork_safe", True) else "spawn"
@@ -88,8 +94,7 @@ def run_in_processes(model: nn.Module, batches: Sequence[Batch], workers: int,
     Only the tensor outputs are returned (no hidden-state tuples).
     """
     global _MODEL
-    check_workers(workers)
-    threads = threads_per_worker or max(1, torch.get_num_threads() // workers)
+    threads = _threads_per_worker(workers, threads_per_worker)
     method = _start_method(model)
     context = multiprocessing.get_context(method)
     model.eval()
@@ -112,8 +117,7 @@ def run_in_threads(model: nn.Module, batches: Sequence[Batch], workers: int,
     For models whose calls release the GIL and may overlap (`runs_concurrently`); `model` must
     offer `using_threads(n)`, which sets the intra-op threads of each call for the duration.
     """
-    check_workers(workers)
-    threads = threads_per_worker or max(1, torch.get_num_threads() // workers)
+    threads = _threads_per_worker(workers, threads_per_worker)
     with model.using_threads(threads), ThreadPoolExecutor(min(workers, len(batches)) or 1) as pool:
         futures = {pool.submit(model, **batch, return_dict=True): index for index, batch in enumerate(batches)}
         try:
