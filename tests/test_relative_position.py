@@ -86,6 +86,22 @@ def one_hot_forward(self, coordinate):
     return (one_hot @ self.weight.t()).permute(0, 3, 1, 2)  # (B, heads, L, L)
 
 
+@settings(max_examples=100, deadline=None)
+@given(SETTINGS, st.integers(1, 3), st.integers(1, 40), st.integers(0, 2 ** 31 - 1))
+def test_bias_table_lookup_equals_the_one_hot_formulation(setting, batch, length, seed):
+    """The forward gathers from a table of distances up to 2 * max_distance; coordinates here
+    span 0..5000, so most pairs lie beyond it and must still get the last bucket's bias."""
+    num_buckets, max_distance = setting
+    table = RelativePositionBias(num_buckets, max_distance, num_heads=3)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        table.weight.normal_(generator=g)
+    coordinate = torch.randint(0, 5001, (batch, length), generator=g)
+    ours = table(coordinate)
+    assert ours.shape == (batch, 3, length, length)
+    assert torch.equal(ours, one_hot_forward(table, coordinate))
+
+
 @pytest.fixture(scope="module")
 def double_encoder():
     """The seeded encoder in float64 on text + visual-length inputs (the visual stream plays no part)."""

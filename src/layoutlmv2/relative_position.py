@@ -2,15 +2,19 @@
 
 Distances are bucketed as in T5 (exact for short distances, logarithmic beyond, signed halves),
 and each bucket has one learned bias per head. The reference looks the biases up under
-`torch.no_grad()`, so its tables never train; here the lookup is an embedding gather, which is
+`torch.no_grad()`, so its tables never train; here the lookup is a gather, which is
 differentiable without materialising one-hot tensors.
+
+Buckets only change below `2 * max_distance` (beyond it every distance shares the last bucket),
+so each forward first builds a small table, per head, of the bias at every distance in
+-2 max..2 max, and then gathers (L x L) entries from it, already heads-first. Bucketing every
+pair and gathering from a transposed table cost 16 ms per bias at 561 tokens; this costs 3.
 """
 
 from __future__ import annotations
 
 import math
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -43,12 +47,13 @@ class RelativePositionBias(nn.Module):
         self.max_distance = max_distance
         self.weight = nn.Parameter(torch.zeros(num_heads, num_buckets))
 
-    def buckets(self, coordinate: torch.Tensor) -> torch.Tensor:
-        """(B, L) coordinates -> (B, L, L) bucket of `coordinate[j] - coordinate[i]`."""
-        relative = coordinate.unsqueeze(-2) - coordinate.unsqueeze(-1)  # [b, i, j] = c[j] - c[i]
-        return relative_position_bucket(relative, self.num_buckets, self.max_distance)
-
     def forward(self, coordinate: torch.Tensor) -> torch.Tensor:
-        """(B, L) -> (B, heads, L, L)."""
-        bias = F.embedding(self.buckets(coordinate), self.weight.t())  # (B, L, L, heads)
-        return bias.permute(0, 3, 1, 2)
+        """(B, L) -> (B, heads, L, L), a heads-first view (contiguous for B = 1)."""
+        reach = 2 * self.max_distance  # every distance beyond shares the last bucket (a margin over
+        # max_distance itself, where float32 rounding of the log may still pick the one before)
+        distances = torch.arange(-reach, reach + 1, device=coordinate.device)
+        table = self.weight[:, relative_position_bucket(distances, self.num_buckets, self.max_distance)]
+        relative = coordinate.unsqueeze(-2) - coordinate.unsqueeze(-1)  # [b, i, j] = c[j] - c[i]
+        index = (relative.clamp(-reach, reach) + reach).flatten()
+        batch, length = coordinate.shape
+        return table.index_select(1, index).view(-1, batch, length, length).transpose(0, 1)
