@@ -83,6 +83,20 @@ def _all_fpn_levels(backbone):
     backbone.forward = types.MethodType(forward, backbone)
 
 
+def _one_hot_biases(encoder) -> None:
+    """The original code's bias lookup on `encoder`: a bias-free Linear on one-hot buckets."""
+    from layoutlmv2.relative_position import relative_position_bucket
+
+    def forward(self, coordinate):
+        relative = coordinate.unsqueeze(-2) - coordinate.unsqueeze(-1)
+        bucket = relative_position_bucket(relative, self.num_buckets, self.max_distance)
+        one_hot = F.one_hot(bucket, self.num_buckets).to(self.weight.dtype)
+        return (one_hot @ self.weight.t()).permute(0, 3, 1, 2)
+
+    for table in (encoder.rel_pos_bias, encoder.rel_pos_x_bias, encoder.rel_pos_y_bias):
+        table.forward = types.MethodType(forward, table)
+
+
 def _backbone_twice(model):
     """The reference's sequence head: the visual embeddings once more, outside the base model."""
     def run(**inputs):
@@ -116,6 +130,10 @@ def switches(length: int, quick: bool) -> List[dict]:
     base.encoder.share_bias = False
     row("biases recomputed in every layer", _forward(model, inputs))
     base.encoder.share_bias = True
+    one_hot = copy.deepcopy(model)
+    _one_hot_biases(one_hot.layoutlmv2.encoder)
+    row("biases by one-hot matmul (original code; transformers' too)", _forward(one_hot, inputs))
+    del one_hot
     full_fpn = copy.deepcopy(model)
     _all_fpn_levels(full_fpn.layoutlmv2.visual)
     row("FPN p2..p6 computed (reference)", _forward(full_fpn, inputs))
