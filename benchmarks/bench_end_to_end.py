@@ -356,7 +356,7 @@ def ocr_rows(quick: bool) -> List[dict]:
     except ImportError as error:
         return [{"name": "OCR", "group": "preprocessing", "error": repr(error)}]
     rows = []
-    pages = 4 if quick else 10
+    pages = 4 if quick else 20
     result = bench_preprocessing.bench_ocr(pages, 1 if quick else 3)
     cores = result["cores"]
     one = result.get("ours_1_worker_pages_per_s")
