@@ -57,7 +57,8 @@ def bench_ocr(pages: int, repeat: int, reference_repeat: int = 1) -> dict:
     result = {"pages": len(images), "cores": cores}
     for workers in sorted({1, cores}):
         processor = LayoutLMv2ImageProcessor(num_workers=workers)
-        result[f"ours_{workers}_worker{'s' if workers > 1 else ''}_pages_per_s"] = len(images) / best_of(repeat, lambda: processor(images))
+        name = f"ours_{workers}_worker{'s' if workers > 1 else ''}"
+        result[f"{name}_pages_per_s"] = len(images) / best_of(repeat, lambda: processor(images))
     try:
         import transformers
 
