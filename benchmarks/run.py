@@ -130,6 +130,8 @@ def main() -> None:
     rows = []
     for name, (function, kwargs) in selected.items():
         result = run_group(name, function, kwargs, timeout=300 if args.quick else 1800)
+        for row in result["rows"]:
+            row["suite_group"] = name  # what --merge replaces: several suite groups share a table
         rows.extend(result["rows"])
         if "matmul_peak_gflops" in result:
             peaks.append(result["matmul_peak_gflops"])
@@ -154,11 +156,23 @@ def main() -> None:
     previous = Path(args.output_dir) / f"benchmark{suffix}.json"
     if args.merge and previous.exists():
         old = json.loads(previous.read_text())
-        replaced = {row["group"] for row in rows}
-        old["rows"] = [r for r in old["rows"] if r["group"] not in replaced] + rows
+        old["rows"] = merge_rows(old["rows"], rows)
         old["meta"].setdefault("merged_runs", []).append(results["meta"])
         results = old
     write_reports(results, Path(args.output_dir), suffix)
+
+
+def merge_rows(old: list, new: list) -> list:
+    """`old` without the rows that `new` measures again, then `new`.
+
+    A row belongs to the suite group that measured it (`pieces-token`, `pieces-qa`, ... share
+    the "pieces" table), so re-running one group leaves the others' rows in place. Rows of
+    results written before rows carried their suite group are matched by table and name.
+    """
+    replaced = {row["suite_group"] for row in new}
+    names = {(row["group"], row["name"]) for row in new}
+    kept = [row for row in old if row.get("suite_group") not in replaced and (row["group"], row["name"]) not in names]
+    return kept + new
 
 
 def write_reports(results: dict, out: Path, suffix: str) -> None:
