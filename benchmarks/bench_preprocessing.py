@@ -43,9 +43,9 @@ def bench_ocr(pages: int, repeat: int, reference_repeat: int = 1) -> dict:
     """Pages/s with 1 worker and with all cores (best of `repeat`), and transformers' processor.
 
     A worker that finishes its last page early idles while the other finishes its own, so the
-    speed-up is measured over 20 pages (a tenth of a second of tail against ten seconds of OCR)
-    rather than a handful. transformers OCRs at about a sixth of our one-worker rate: it is
-    timed `reference_repeat` times only.
+    suite measures the speed-up over 20 pages (4 with --quick): a tenth of a second of tail
+    against ten seconds of OCR, rather than a handful. transformers OCRs at about a sixth of our
+    one-worker rate: it is timed `reference_repeat` times only.
     """
     from PIL import Image
 
