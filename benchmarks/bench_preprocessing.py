@@ -79,10 +79,11 @@ def bench_tokenizer(repeat: int) -> dict:
     kwargs = dict(boxes=boxes, word_labels=labels, truncation=True, padding="max_length", max_length=512)
     tokenizers = {"ours_fast": LayoutLMv2TokenizerFast(vocab_file=str(vocab)),
                   "ours_slow": LayoutLMv2Tokenizer(vocab_file=str(vocab))}
-    try:
-        tokenizers["transformers_fast"] = reference_tokenizer(vocab, Path(tempfile.mkdtemp()) / "reference")
-    except ImportError:
-        pass
+    with tempfile.TemporaryDirectory() as folder:  # the reference tokenizer is loaded from saved files
+        try:
+            tokenizers["transformers_fast"] = reference_tokenizer(vocab, Path(folder) / "reference")
+        except ImportError:
+            pass
     result = {"documents": len(docs), "words": sum(len(w) for w in words)}
     cold = LayoutLMv2Tokenizer(vocab_file=str(vocab))  # its word cache starts empty
     start = time.perf_counter()
