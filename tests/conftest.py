@@ -6,6 +6,8 @@ project. A user's machine does not have it, so tests that need it skip with a re
 """
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -61,6 +63,25 @@ def one_thread():
 def pytest_addoption(parser):
     parser.addoption("--exhaustive", action="store_true",
                      help="also run the tests marked exhaustive (e.g. OCR parity on all 274 pages, ~14 min)")
+
+
+# What the largest test writes at once (a full-size checkpoint in two formats, 1.7 GB) plus the folders
+# shared by a module (1.1 GB), with room to spare.
+NEEDED_FREE_GB = 4
+
+
+def pytest_sessionstart(session):
+    """Stop at once, saying why, when the temporary folder's disk is nearly full.
+
+    A full disk otherwise shows up as a hundred unrelated setup errors deep inside pytest.
+    """
+    folder = Path(session.config.option.basetemp or tempfile.gettempdir())
+    while not folder.exists():
+        folder = folder.parent
+    free_gb = shutil.disk_usage(folder).free / 1e9
+    if free_gb < NEEDED_FREE_GB:
+        raise pytest.UsageError(f"only {free_gb:.1f} GB free on the disk of {folder}; the suite needs "
+                                f"{NEEDED_FREE_GB} GB for its temporary checkpoints (free some, or set TMPDIR)")
 
 
 def pytest_collection_modifyitems(config, items):
