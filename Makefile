@@ -27,4 +27,4 @@ bench: install
 	$(PYTHON) benchmarks/run.py
 
 demo: install
-	$(PYTHON) -m layoutlmv2.demo
+	$(PYTHON) examples/demo.py

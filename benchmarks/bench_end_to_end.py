@@ -103,8 +103,8 @@ def batched_outputs(model, encodings, batch_size: int, autocast: bool = False, w
     every call, so the timing includes starting them; ONNX Runtime's worker threads reuse the
     session the warm-up opened.
     """
-    from layoutlmv2.batching import predict
-    from layoutlmv2.quantization import bf16_autocast
+    from layoutlmv2.deployment.batching import predict
+    from layoutlmv2.deployment.torch_quantization import bf16_autocast
 
     with bf16_autocast(enabled=autocast):
         predict(model, encodings[:batch_size * workers], batch_size=batch_size, workers=workers)  # warm-up
@@ -192,7 +192,7 @@ def lower_precision_variants(model) -> list:
     2026-12-01; bf16 autocast over 50 pages did not finish in 15 minutes), so there only fbgemm
     int8 is timed here; the `precision` group still times bf16 on one input.
     """
-    from layoutlmv2.quantization import has_avx512, quantize_dynamic_int8, visual_in_bfloat16
+    from layoutlmv2.deployment.torch_quantization import has_avx512, quantize_dynamic_int8, visual_in_bfloat16
 
     variants = [
         ("int8 encoder (fbgemm), no padding", lambda: quantize_dynamic_int8(model, backend="fbgemm"), False, 1),
@@ -222,7 +222,7 @@ def onnx_rows(model, encodings, reference, add) -> List[dict]:
     sharing one session of one thread each: `OnnxModel.runs_concurrently`).
     The export and the quantisation (about a minute, once per model) are not in the page rate."""
     try:
-        from layoutlmv2.onnx_model import OnnxModel
+        from layoutlmv2.deployment.onnx_model import OnnxModel
     except ImportError:
         return []
     rows = []
@@ -249,8 +249,8 @@ def onnx_files(model, folder: Path, image_size: int, pages: list) -> List[tuple]
     and the smoothing."""
     try:
         import onnxruntime  # noqa: F401
-        from layoutlmv2.export import to_onnx
-        from layoutlmv2.onnx_quantization import quantize_onnx_int8
+        from layoutlmv2.deployment.onnx_export import to_onnx
+        from layoutlmv2.deployment.onnx_quantization import quantize_onnx_int8
     except ImportError:
         return []
     fp32 = to_onnx(model, folder / "model.onnx", image_size=image_size)
@@ -304,13 +304,13 @@ def entity_f1(model_dir: str, data_dir: str = str(SHARED / "funsd")) -> List[dic
     the training recipe's own evaluation (512-token windows, stride 128, its processor), so the fp32
     number is the one it reports."""
     from layoutlmv2.configuration import LayoutLMv2Config
-    from layoutlmv2.quantization import has_avx512, quantize_dynamic_int8
-    from layoutlmv2.training.model_io import load_model
-    from layoutlmv2.training.recipe import load_processor
-    from layoutlmv2.training.tasks import load_dataset, task_from_config
+    from layoutlmv2.deployment.torch_quantization import has_avx512, quantize_dynamic_int8
+    from layoutlmv2.inference.loading import load_processor
+    from layoutlmv2.registry import load_dataset
+    from layoutlmv2.tasks.definitions import task_from_config
 
     task = task_from_config(LayoutLMv2Config.from_pretrained(model_dir), "funsd")
-    model = load_model(task.model_class, model_dir).eval()
+    model = task.model_class.from_pretrained(model_dir).eval()
     processor = load_processor(model_dir)
     documents = load_dataset("funsd", data_dir, "test")
     encoded = task.encode(documents, processor.tokenizer, processor.image_processor, 512, 128)
@@ -341,8 +341,8 @@ def entity_f1(model_dir: str, data_dir: str = str(SHARED / "funsd")) -> List[dic
 def onnx_candidates(model, processor, model_dir: str, folder: Path) -> List[tuple]:
     """(name, OnnxModel) for ONNX Runtime fp32 and int8, exported at the model's own image size."""
     try:
-        from layoutlmv2.export import processor_image_size
-        from layoutlmv2.onnx_model import OnnxModel
+        from layoutlmv2.cli.export import processor_image_size
+        from layoutlmv2.deployment.onnx_model import OnnxModel
     except ImportError:
         return []
     files = onnx_files(model, folder, processor_image_size(model_dir), calibration_pages(processor))

@@ -85,7 +85,7 @@ def _all_fpn_levels(backbone):
 
 def _one_hot_biases(encoder) -> None:
     """The original code's bias lookup on `encoder`: a bias-free Linear on one-hot buckets."""
-    from layoutlmv2.relative_position import relative_position_bucket
+    from layoutlmv2.modeling.relative_position import relative_position_bucket
 
     def forward(self, coordinate):
         relative = coordinate.unsqueeze(-2) - coordinate.unsqueeze(-1)
@@ -200,7 +200,7 @@ def precision(length: int, batch: int, quick: bool) -> List[dict]:
 
     `quick`: fp32, bf16 autocast and int8 (fbgemm) only.
     """
-    from layoutlmv2.quantization import bf16_autocast, quantize_dynamic_int8, visual_in_bfloat16
+    from layoutlmv2.deployment.torch_quantization import bf16_autocast, quantize_dynamic_int8, visual_in_bfloat16
 
     model = full_size_model(HEADS["token"])
     inputs = synthetic_inputs(model.config, batch, length)

@@ -15,7 +15,8 @@ from common import HEADS, count_flops, full_size_model, measure, peak_rss, recor
 def run(lengths: List[int], quick: bool) -> List[dict]:
     import onnxruntime
 
-    from layoutlmv2.export import INPUT_NAMES, to_onnx, verify_onnx
+    from layoutlmv2.deployment.onnx_export import to_onnx, verify_onnx
+    from layoutlmv2.deployment.onnx_io import INPUT_NAMES
 
     if quick:  # the small golden config (28M parameters): the code path, not the full-size numbers
         from small_models import seeded_model

@@ -171,7 +171,7 @@ def full_size_model(class_name: str) -> torch.nn.Module:
     if not path.exists():
         from golden import original_state_dict
 
-        from layoutlmv2.conversion import original_to_ours
+        from layoutlmv2.checkpoints.conversion import original_to_ours
 
         ours, _ = original_to_ours(original_state_dict(SCHEMAS[class_name]))
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -184,7 +184,7 @@ def full_size_model(class_name: str) -> torch.nn.Module:
 
 def synthetic_inputs(config, batch: int, length: int, seed: int = 0) -> Dict[str, torch.Tensor]:
     """Full (unpadded) random inputs of `length` text tokens and a 224 x 224 page."""
-    from layoutlmv2.export import example_inputs
+    from layoutlmv2.deployment.onnx_export import example_inputs
 
     inputs = example_inputs(config, batch, length, 224, seed=seed)
     inputs["attention_mask"].fill_(1)

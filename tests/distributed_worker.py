@@ -119,7 +119,7 @@ def main() -> None:
 
     # ------------------------------------------------- frozen batch norm -> SyncBatchNorm
     frozen_model = copy.deepcopy(model).eval()
-    from layoutlmv2.batch_norm import FrozenBatchNorm2d
+    from layoutlmv2.modeling.batch_norm import FrozenBatchNorm2d
 
     frozen = [n for n, m in frozen_model.named_modules() if isinstance(m, FrozenBatchNorm2d)]
     with torch.no_grad():

@@ -15,8 +15,8 @@ import torch
 
 import layoutlmv2
 from layoutlmv2 import LayoutLMv2Config
-from layoutlmv2.conversion import original_to_ours
-from layoutlmv2.seeded_weights import seeded_state_dict
+from layoutlmv2.checkpoints.conversion import original_to_ours
+from layoutlmv2.checkpoints.seeded_weights import seeded_state_dict
 
 from conftest import FIXTURES
 

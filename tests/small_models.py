@@ -17,17 +17,12 @@ import torch
 
 import layoutlmv2
 from layoutlmv2 import LayoutLMv2Config
-from layoutlmv2.configuration import DEFAULT_DETECTRON2_CONFIG
-from layoutlmv2.conversion import original_to_ours
+from layoutlmv2.configuration import backbone_preset
+from layoutlmv2.checkpoints.conversion import original_to_ours
 
 from golden import original_state_dict, schema
 
-SMALL_BACKBONE = {
-    **DEFAULT_DETECTRON2_CONFIG,
-    "MODEL.RESNETS.DEPTH": 50,
-    "MODEL.RESNETS.NUM_GROUPS": 32,
-    "MODEL.RESNETS.WIDTH_PER_GROUP": 4,
-}
+SMALL_BACKBONE = backbone_preset("resnext50_32x4d")
 
 # model class -> golden schema with the same shapes (number of labels included)
 SCHEMAS = {

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from layoutlmv2 import batch_norm
-from layoutlmv2.batch_norm import FrozenBatchNorm2d, convert_frozen_to_sync, node_process_group, synchronize_batch_norm
+from layoutlmv2.modeling import batch_norm
+from layoutlmv2.modeling.batch_norm import FrozenBatchNorm2d, convert_frozen_to_sync, node_process_group, synchronize_batch_norm
 
 from small_models import shared_model
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from layoutlmv2.batching import collate, length_batches, predict, real_lengths, trim_padding
+from layoutlmv2.deployment.batching import collate, length_batches, predict, real_lengths, trim_padding
 
 from small_models import random_inputs, seeded_model
 
@@ -100,7 +100,7 @@ def test_predict_reports_progress_and_needs_a_mask():
 
 def test_predict_in_spawned_workers(monkeypatch):
     """macOS and Windows spawn: the model travels to the workers through shared memory."""
-    import layoutlmv2.worker_pool as worker_pool
+    import layoutlmv2.deployment.worker_pool as worker_pool
 
     monkeypatch.setattr(worker_pool, "_start_method", lambda model: "spawn")
     model = seeded_model("LayoutLMv2ForTokenClassification")

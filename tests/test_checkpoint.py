@@ -17,9 +17,9 @@ import torch
 
 import layoutlmv2
 from layoutlmv2 import LayoutLMv2Config
-from layoutlmv2.checkpoint import read_checkpoint, resolve_dtype
-from layoutlmv2.conversion import our_key_to_original, ours_to_original
-from layoutlmv2.seeded_weights import seeded_array
+from layoutlmv2.checkpoints.io import read_checkpoint, resolve_dtype
+from layoutlmv2.checkpoints.conversion import our_key_to_original, ours_to_original
+from layoutlmv2.checkpoints.seeded_weights import seeded_array
 
 from golden import load_case, schema, tolerance
 from seeded_folders import seeded_original, write_original_folder
@@ -115,7 +115,7 @@ def test_architectures_in_config_does_not_choose_the_class(small_folders):
 
 # --------------------------------------------------------------------------- head <-> base
 def test_head_checkpoint_into_base_model_drops_the_head_with_one_message(small_folders, caplog):
-    with caplog.at_level(logging.DEBUG, logger="layoutlmv2.checkpoint"):
+    with caplog.at_level(logging.DEBUG, logger="layoutlmv2.checkpoints.io"):
         model, info = layoutlmv2.LayoutLMv2Model.from_pretrained(
             small_folders["LayoutLMv2ForSequenceClassification"], output_loading_info=True)
     head_messages = [r for r in caplog.records if "classifier" in r.getMessage()]
@@ -128,7 +128,7 @@ def test_head_checkpoint_into_base_model_drops_the_head_with_one_message(small_f
 
 
 def test_base_checkpoint_into_token_classification_initialises_only_the_head(small_folders, caplog):
-    with caplog.at_level(logging.WARNING, logger="layoutlmv2.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="layoutlmv2.checkpoints.io"):
         model, info = layoutlmv2.LayoutLMv2ForTokenClassification.from_pretrained(
             small_folders["LayoutLMv2Model"], num_labels=5, output_loading_info=True)
     assert info["newly_initialized_keys"] == ["classifier.weight", "classifier.bias"]
@@ -144,7 +144,7 @@ def test_base_checkpoint_into_token_classification_initialises_only_the_head(sma
 
 
 def test_base_checkpoint_into_question_answering_reports_the_visual_segment_embedding(small_folders, caplog):
-    with caplog.at_level(logging.WARNING, logger="layoutlmv2.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="layoutlmv2.checkpoints.io"):
         model, info = layoutlmv2.LayoutLMv2ForQuestionAnswering.from_pretrained(
             small_folders["LayoutLMv2Model"], output_loading_info=True)
     assert sorted(info["newly_initialized_keys"]) == [
@@ -186,7 +186,7 @@ def test_save_pretrained_round_trips_bit_exactly(small_folders, tmp_path, max_sh
 
 
 def test_save_makes_non_contiguous_and_shared_tensors_savable(tmp_path):
-    from layoutlmv2.checkpoint import write_state_dict
+    from layoutlmv2.checkpoints.io import write_state_dict
 
     base = torch.arange(12, dtype=torch.float32).view(3, 4)
     state = {"a": base, "b": base, "c": base.t()}  # b shares a's storage; c is a non-contiguous view

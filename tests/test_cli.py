@@ -22,7 +22,7 @@ import pytest
 import torch
 from PIL import Image
 
-from layoutlmv2.cli import main
+from layoutlmv2.cli.main import main
 from layoutlmv2.data import FORMS_VS_RECEIPTS_LABELS, FUNSD_LABELS
 
 from small_models import minilm_dir

@@ -13,7 +13,7 @@ import torch
 
 import layoutlmv2
 from layoutlmv2 import LayoutLMv2Config
-from layoutlmv2.conversion import (
+from layoutlmv2.checkpoints.conversion import (
     is_legacy_key,
     original_key_to_ours,
     original_to_ours,

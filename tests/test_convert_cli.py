@@ -13,8 +13,8 @@ import sys
 import pytest
 import torch
 
-from layoutlmv2.checkpoint import read_checkpoint
-from layoutlmv2.convert_cli import main
+from layoutlmv2.checkpoints.io import read_checkpoint
+from layoutlmv2.cli.convert import main
 
 from conftest import REPO_ROOT
 from seeded_folders import legacy_tensors, seeded_original, write_original_folder
@@ -30,7 +30,7 @@ SIDE_FILES = {"vocab.txt": "[PAD]\n[UNK]\n", "tokenizer_config.json": "{}", "pre
 
 def run_cli(*args):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
-    return subprocess.run([sys.executable, "-m", "layoutlmv2.convert_cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "layoutlmv2.cli.convert", *map(str, args)],
                           capture_output=True, text=True, env=env, timeout=300)
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from layoutlmv2.data import SROIE_FIELDS, SROIE_LABELS, decode_sroie_fields, load_sroie, parse_sroie_box_file
 from layoutlmv2.data.sroie import label_sroie_lines
-from layoutlmv2.metrics import sroie_scores
+from layoutlmv2.tasks.metrics import sroie_scores
 
 
 def _loose(text):

@@ -9,7 +9,9 @@ import pytest
 import torch
 from PIL import Image
 
-from layoutlmv2.export import INPUT_NAMES, example_inputs, main, module_of, to_onnx, verify_onnx
+from layoutlmv2.cli.export import main
+from layoutlmv2.deployment.onnx_export import example_inputs, to_onnx, verify_onnx
+from layoutlmv2.deployment.onnx_io import INPUT_NAMES, module_of
 
 from small_models import minilm_dir, seeded_model
 
@@ -17,7 +19,7 @@ onnx = pytest.importorskip("onnx")
 onnxruntime = pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from layoutlmv2.onnx_quantization import quantize_onnx_int8  # noqa: E402
+from layoutlmv2.deployment.onnx_quantization import quantize_onnx_int8  # noqa: E402
 
 SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 OPSET = 18
@@ -88,7 +90,7 @@ def test_command_line(tmp_path):
     ImageDraw.Draw(image).text((40, 150), "INVOICE TOTAL 42.00", fill="black", font=ImageFont.load_default(size=48))
     image.save(page)
     out = tmp_path / "exported" / "model.onnx"
-    run = subprocess.run([sys.executable, "-m", "layoutlmv2.export", "--model", str(tmp_path / "model"),
+    run = subprocess.run([sys.executable, "-m", "layoutlmv2.cli.export", "--model", str(tmp_path / "model"),
                           "--output", str(out), "--int8", str(tmp_path / "int8.onnx"), "--per-channel",
                           "--calibration-images", str(page), "--smoothing"],
                          env={**os.environ, "PYTHONPATH": SRC},
@@ -119,7 +121,7 @@ def test_command_line_refuses_smoothing_without_pages(tmp_path, capsys):
 
 def test_calibration_pages_need_the_folders_tokenizer(tmp_path):
     from layoutlmv2 import LayoutLMv2ImageProcessor
-    from layoutlmv2.export import calibration_encodings
+    from layoutlmv2.cli.export import calibration_encodings
 
     LayoutLMv2ImageProcessor().save_pretrained(tmp_path)
     with pytest.raises(ValueError, match=f"calibration encodes pages with the processor saved in {tmp_path}"):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from layoutlmv2.metrics import (
+from layoutlmv2.tasks.metrics import (
     accuracy,
     anls,
     entity_report,

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from preprocessing_data import funsd_documents, sroie_documents  # noqa: E402
 
 from layoutlmv2 import LayoutLMv2ImageProcessor  # noqa: E402
-from layoutlmv2 import ocr  # noqa: E402
+from layoutlmv2.preprocessing import ocr  # noqa: E402
 
 
 def reference_ocr(images):

@@ -5,8 +5,8 @@ import threading
 import pytest
 import torch
 
-from layoutlmv2.batching import predict
-from layoutlmv2.export import example_inputs, to_onnx
+from layoutlmv2.deployment.batching import predict
+from layoutlmv2.deployment.onnx_export import example_inputs, to_onnx
 
 from small_models import seeded_model
 
@@ -14,7 +14,7 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from layoutlmv2.onnx_model import OnnxModel  # noqa: E402  (needs onnxruntime at call time only)
+from layoutlmv2.deployment.onnx_model import OnnxModel  # noqa: E402  (needs onnxruntime at call time only)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -66,7 +66,7 @@ class _Overlapping(OnnxModel):
 
 def test_workers_are_threads_sharing_one_session(exported, monkeypatch):
     """Two pages run at once, each on a session of cores // workers threads, in this process."""
-    from layoutlmv2 import worker_pool
+    from layoutlmv2.deployment import worker_pool
 
     model, path = exported
     encodings = documents(model.config)
@@ -96,7 +96,7 @@ def test_an_error_in_a_worker_thread_reaches_the_caller_by_name(exported):
 
 def test_a_pickled_model_opens_its_own_session_in_a_spawned_process(exported):
     """`worker_pool.run_in_processes` still takes an OnnxModel: spawned, never forked."""
-    from layoutlmv2.worker_pool import _start_method, run_in_processes
+    from layoutlmv2.deployment.worker_pool import _start_method, run_in_processes
 
     model, path = exported
     encodings = documents(model.config, lengths=(7, 11))
@@ -146,15 +146,14 @@ def token_folder_and_onnx(tmp_path_factory):
     """A tiny fine-tuned-style folder (32-px pages) and its export at the processor's image size."""
     from layoutlmv2 import LayoutLMv2ForTokenClassification
     from layoutlmv2.data import FUNSD_LABELS
-    from layoutlmv2.export import processor_image_size
-    from layoutlmv2.training.model_io import load_model
+    from layoutlmv2.cli.export import processor_image_size
 
     from test_predict import save_tiny
 
     folder = save_tiny(tmp_path_factory.mktemp("token"), LayoutLMv2ForTokenClassification, "token-classification",
                        FUNSD_LABELS)
     assert processor_image_size(str(folder)) == 32
-    model = load_model(LayoutLMv2ForTokenClassification, folder)
+    model = LayoutLMv2ForTokenClassification.from_pretrained(folder)
     return folder, to_onnx(model, folder.parent / "token.onnx", image_size=32)
 
 
@@ -162,9 +161,9 @@ def test_evaluate_and_predict_run_an_exported_file(token_folder_and_onnx, funsd_
     """`layoutlmv2 evaluate/predict --onnx FILE`: the same scores and labels as the PyTorch model."""
     import json
 
-    from layoutlmv2.cli import main
-    from layoutlmv2.predict import Predictor
-    from layoutlmv2.training.tasks import load_dataset
+    from layoutlmv2.cli.main import main
+    from layoutlmv2.inference.predictor import Predictor
+    from layoutlmv2.registry import load_dataset
 
     folder, path = token_folder_and_onnx
     scores = []
@@ -198,8 +197,8 @@ def test_evaluate_and_predict_run_an_exported_file(token_folder_and_onnx, funsd_
 
 
 def test_an_exported_file_of_another_model_is_refused_by_name(token_folder_and_onnx, exported, tmp_path):
-    from layoutlmv2.predict import Predictor
-    from layoutlmv2.training.recipe import evaluate_model
+    from layoutlmv2.inference.predictor import Predictor
+    from layoutlmv2.inference.evaluate import evaluate_model
 
     folder, _ = token_folder_and_onnx
     _, path_64px = exported

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from layoutlmv2.batching import predict
-from layoutlmv2.export import example_inputs, module_of, to_onnx
+from layoutlmv2.deployment.batching import predict
+from layoutlmv2.deployment.onnx_export import example_inputs, to_onnx
+from layoutlmv2.deployment.onnx_io import module_of
 
 from small_models import seeded_model
 from test_onnx_model import IMAGE_SIZE, documents, exported  # noqa: F401  (exported is a fixture)
@@ -13,8 +14,8 @@ onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
 
-from layoutlmv2.onnx_model import OnnxModel  # noqa: E402
-from layoutlmv2.onnx_quantization import _smooth_ffn_outputs, quantize_onnx_int8  # noqa: E402
+from layoutlmv2.deployment.onnx_model import OnnxModel  # noqa: E402
+from layoutlmv2.deployment.onnx_quantization import _smooth_ffn_outputs, quantize_onnx_int8  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -117,7 +118,7 @@ def test_smoothing_keeps_the_fp32_function_and_balances_the_ranges(exported, tmp
     """x @ W == (x / s) @ (s W); with alpha 0.5, each input channel's peak equals its weight row's."""
     from onnx import numpy_helper
 
-    from layoutlmv2.onnx_quantization import _calibration_feeds, _channel_peaks, _encoder_matmuls
+    from layoutlmv2.deployment.onnx_quantization import _calibration_feeds, _channel_peaks, _encoder_matmuls
 
     model, path = exported
     graph = onnx.load(str(path)).graph
@@ -139,7 +140,7 @@ def test_smoothing_keeps_the_fp32_function_and_balances_the_ranges(exported, tmp
 
 def test_smoothing_peaks_ignore_padded_tokens(exported, tmp_path):  # noqa: F811
     """Two pages padded into one batch give the channel peaks of the same pages fed one by one."""
-    from layoutlmv2.onnx_quantization import _calibration_feeds, _channel_peaks, _encoder_matmuls
+    from layoutlmv2.deployment.onnx_quantization import _calibration_feeds, _channel_peaks, _encoder_matmuls
 
     model, path = exported
     graph = onnx.load(str(path)).graph

@@ -77,7 +77,7 @@ def test_golden_case(case_name):
 @pytest.mark.slow
 def test_relative_position_buckets_match_reference():
     """Bucket indices of the 512-token case, exactly (31 of 32 1-D and 63 of 64 2-D buckets occur)."""
-    from layoutlmv2.relative_position import relative_position_bucket
+    from layoutlmv2.modeling.relative_position import relative_position_bucket
 
     _, _, debug = load_case("base_b1_s512")
     positions = torch.from_numpy(debug["final_position_ids"])
@@ -93,7 +93,7 @@ def test_relative_position_buckets_match_reference():
 
 
 def test_visual_token_boxes_match_reference():
-    from layoutlmv2.embeddings import visual_token_boxes
+    from layoutlmv2.modeling.embeddings import visual_token_boxes
 
     _, _, debug = load_case("base_b2_s16")  # only the data is read: no model is built
     expected = torch.from_numpy(debug["final_bbox"][0, -49:]).long()

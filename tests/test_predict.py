@@ -15,9 +15,8 @@ from layoutlmv2 import (
     LayoutLMv2ForTokenClassification,
 )
 from layoutlmv2.data import FORMS_VS_RECEIPTS_LABELS, FUNSD_LABELS, normalize_box
-from layoutlmv2.drawing import PALETTE, draw_labels, label_type
-from layoutlmv2.predict import Predictor, draw_prediction, read_words_json
-from layoutlmv2.training.model_io import save_model
+from layoutlmv2.inference.drawing import PALETTE, draw_labels, label_type
+from layoutlmv2.inference.predictor import Predictor, draw_prediction, read_words_json
 from layoutlmv2.training.recipe import apply_visual_mode, build_processor
 
 from small_models import minilm_dir, small_config
@@ -33,7 +32,7 @@ def save_tiny(folder: Path, model_class, task: str, labels=None) -> Path:
     config = small_config(finetuning_task=task, **extra)
     model = model_class(config)
     apply_visual_mode(model, "zero")
-    save_model(model, folder)
+    model.save_pretrained(folder)
     build_processor(minilm_dir(), image_size=32).save_pretrained(folder)
     return folder
 
@@ -88,8 +87,8 @@ def test_token_classification_on_a_png_with_pixel_words(token_model, funsd_page,
 def test_window_outputs_equal_each_window_run_alone(token_model, funsd_dir, workers):
     """Length-sorted batches (and worker processes) give each window what a forward on that
     window alone gives: the batching changes the order of work, not the answers."""
-    from layoutlmv2.training.features import collate
-    from layoutlmv2.training.tasks import load_dataset
+    from layoutlmv2.tasks.windows import collate
+    from layoutlmv2.registry import load_dataset
 
     predictor = Predictor(token_model)
     documents = load_dataset("funsd", funsd_dir, "test")[:3]

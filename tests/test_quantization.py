@@ -5,7 +5,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from layoutlmv2.quantization import bf16_autocast, default_int8_backend, quantize_dynamic_int8, visual_in_bfloat16
+from layoutlmv2.deployment.torch_quantization import bf16_autocast, default_int8_backend, quantize_dynamic_int8, visual_in_bfloat16
 
 from small_models import random_inputs, seeded_model
 

@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 from transformers.models.layoutlmv2.modeling_layoutlmv2 import relative_position_bucket as reference_bucket
 
-from layoutlmv2.relative_position import RelativePositionBias, relative_position_bucket
+from layoutlmv2.modeling.relative_position import RelativePositionBias, relative_position_bucket
 
 from small_models import random_inputs, seeded_model
 

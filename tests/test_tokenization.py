@@ -302,7 +302,7 @@ def _compare_code_points(slow, code_points):
 
 
 def test_unicode_tables_sample(slow):
-    from layoutlmv2.tokenization import _KEEP_STARTS, _RUST_MAP
+    from layoutlmv2.preprocessing.tokenization import _KEEP_STARTS, _RUST_MAP
 
     sample = set(range(0, 0x3000)) | set(range(0x3000, 0x110000, 97)) | set(_RUST_MAP) | set(_KEEP_STARTS)
     _compare_code_points(slow, sorted(sample))

@@ -11,11 +11,11 @@ import torch
 
 from layoutlmv2 import LayoutLMv2ForTokenClassification, LayoutLMv2TokenizerFast
 from layoutlmv2.data import FUNSD_LABELS, load_funsd, load_funsd_qa
-from layoutlmv2.metrics import word_tags_from_windows
-from layoutlmv2.training.features import collate, encode_documents, token_labels
+from layoutlmv2.tasks.metrics import word_tags_from_windows
+from layoutlmv2.tasks.windows import collate, encode_documents, token_labels
 from layoutlmv2.training.loop import Trainer, TrainingArguments, parameter_groups, warmup_linear
 from layoutlmv2.training.recipe import apply_visual_mode, build_processor
-from layoutlmv2.training.tasks import group_entities, make_task
+from layoutlmv2.tasks.definitions import group_entities, make_task
 from layoutlmv2.training.text_init import (
     bert_to_layoutlmv2,
     config_from_bert,
@@ -56,7 +56,7 @@ def test_key_bias_is_dropped_exactly_by_the_softmax():
 def test_mapped_bert_layer_matches_transformers_bert_layer():
     """A transformers BertLayer with a non-zero key bias == our layer with the mapped (fused) weights."""
     transformers = pytest.importorskip("transformers")
-    from layoutlmv2.encoder import LayoutLMv2Layer
+    from layoutlmv2.modeling.encoder import LayoutLMv2Layer
 
     config = transformers.BertConfig(hidden_size=48, num_attention_heads=4, intermediate_size=96,
                                      hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0)

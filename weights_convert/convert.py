@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 try:
-    from layoutlmv2.convert_cli import main
+    from layoutlmv2.cli.convert import main
 except ImportError:  # a source checkout that is not pip-installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from layoutlmv2.convert_cli import main
+    from layoutlmv2.cli.convert import main
 
 if __name__ == "__main__":
     sys.exit(main())

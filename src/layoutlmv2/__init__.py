@@ -12,17 +12,17 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS = {
     "LayoutLMv2Config": "configuration",
-    "LayoutLMv2PreTrainedModel": "modeling",
-    "LayoutLMv2Model": "modeling",
-    "LayoutLMv2ForSequenceClassification": "heads",
-    "LayoutLMv2ForTokenClassification": "heads",
-    "LayoutLMv2ForQuestionAnswering": "heads",
-    "synchronize_batch_norm": "batch_norm",
-    "LayoutLMv2ImageProcessor": "image_processing",
-    "LayoutLMv2FeatureExtractor": "image_processing",
-    "LayoutLMv2Tokenizer": "tokenization",
-    "LayoutLMv2TokenizerFast": "tokenization_fast",
-    "LayoutLMv2Processor": "processing",
+    "LayoutLMv2PreTrainedModel": "modeling.model",
+    "LayoutLMv2Model": "modeling.model",
+    "LayoutLMv2ForSequenceClassification": "modeling.heads",
+    "LayoutLMv2ForTokenClassification": "modeling.heads",
+    "LayoutLMv2ForQuestionAnswering": "modeling.heads",
+    "synchronize_batch_norm": "modeling.batch_norm",
+    "LayoutLMv2ImageProcessor": "preprocessing.image_processing",
+    "LayoutLMv2FeatureExtractor": "preprocessing.image_processing",
+    "LayoutLMv2Tokenizer": "preprocessing.tokenization",
+    "LayoutLMv2TokenizerFast": "preprocessing.tokenization_fast",
+    "LayoutLMv2Processor": "preprocessing.processing",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

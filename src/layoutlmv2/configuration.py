@@ -47,6 +47,23 @@ DEFAULT_DETECTRON2_CONFIG: Dict[str, Any] = {
     "MODEL.RESNETS.STRIDE_IN_1X1": False,
 }
 
+# Named visual backbones, as the detectron2 settings a config.json carries. The paper's is
+# ResNeXt-101 32x8d (the published checkpoints); ResNeXt-50 32x4d is the smallest our FPN builds,
+# for fine-tuning from scratch on a CPU and for tests.
+BACKBONE_PRESETS: Dict[str, Dict[str, Any]] = {
+    "resnext101_32x8d": dict(DEFAULT_DETECTRON2_CONFIG),
+    "resnext50_32x4d": {**DEFAULT_DETECTRON2_CONFIG, "MODEL.RESNETS.DEPTH": 50,
+                        "MODEL.RESNETS.NUM_GROUPS": 32, "MODEL.RESNETS.WIDTH_PER_GROUP": 4},
+}
+
+
+def backbone_preset(name: str) -> Dict[str, Any]:
+    """A copy of the detectron2 settings of a named backbone (``BACKBONE_PRESETS``)."""
+    if name not in BACKBONE_PRESETS:
+        raise ValueError(f"unknown backbone {name!r}; choose from {sorted(BACKBONE_PRESETS)}")
+    return copy.deepcopy(BACKBONE_PRESETS[name])
+
+
 # detectron2's `get_cfg()` defaults for the keys that shape the backbone. A config.json's
 # `detectron2_config_args` *replaces* the dict above, so keys it leaves out take these values.
 DETECTRON2_BACKBONE_DEFAULTS: Dict[str, Any] = {

@@ -117,3 +117,15 @@ def _first_span(words: list[str], answers: list[str]) -> Optional[tuple[int, int
         if span is not None:
             return span
     return None
+
+
+def load_docvqa_split(root: Union[str, Path], split: str) -> list[Document]:
+    """``<root>/<split>/<split>_v1.0.json`` (the release's name) or the only ``*.json`` there."""
+    folder = Path(root) / split
+    named = folder / f"{split}_v1.0.json"
+    if named.is_file():
+        return load_docvqa(named)
+    candidates = sorted(folder.glob("*.json"))
+    if len(candidates) != 1:
+        raise FileNotFoundError(f"DocVQA: expected {named} or exactly one .json in {folder}, found {len(candidates)}")
+    return load_docvqa(candidates[0])

@@ -24,13 +24,15 @@ import lzma
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
-from .document import Document
+from .document import Document, find_word_span
 
 logger = logging.getLogger(__name__)
 
 KLEISTER_NDA_KEYS = ["effective_date", "jurisdiction", "party", "term"]
 KLEISTER_TEXT_COLUMNS = ["text_djvu", "text_tesseract", "text_textract", "text_best"]
 _UNESCAPE = {"n": "\n", "t": "\t", "f": "\f", "\\": "\\"}
+# BIO word tags of the keys, for token classification
+KLEISTER_LABELS = ["O"] + [f"{p}-{k.upper()}" for k in KLEISTER_NDA_KEYS for p in ("B", "I")]
 
 
 def parse_expected_line(line: str) -> list[tuple[str, str]]:
@@ -100,4 +102,20 @@ def load_kleister_nda(
             except ValueError as error:
                 raise ValueError(f"{folder / 'expected.tsv'}:{number}: {error}") from error
         documents.append(Document(id=fields[0], words=words, boxes=[[0, 0, 0, 0] for _ in words], extra=extra))
+    return documents
+
+
+def load_kleister_nda_tagged(root: Union[str, Path], split: str) -> list[Document]:
+    """Kleister-NDA with BIO word tags derived from the gold values (first match in the text)."""
+    split = {"test": "dev-0", "dev": "dev-0"}.get(split, split)  # test-A has no expected.tsv
+    documents = load_kleister_nda(root, split)
+    for document in documents:
+        tags = ["O"] * len(document.words)
+        for key, value in document.extra.get("expected", []):
+            span = find_word_span(document.words, value)
+            if span is not None and all(t == "O" for t in tags[span[0]: span[1] + 1]):
+                tags[span[0]] = f"B-{key.upper()}"
+                for i in range(span[0] + 1, span[1] + 1):
+                    tags[i] = f"I-{key.upper()}"
+        document.word_labels = tags
     return documents

@@ -39,9 +39,9 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from .features import Encoded, collate
-from .model_io import save_model
-from .tasks import Task
+from .. import registry
+from ..tasks.windows import Encoded, collate
+from ..tasks.definitions import Task
 
 logger = logging.getLogger(__name__)
 
@@ -49,8 +49,6 @@ STATE_FILE = "training_state.pt"
 ARGS_FILE = "training_args.json"
 METRICS_FILE = "metrics.jsonl"
 PLOT_FILE = "curves.png"
-MAIN_METRIC = {"token-classification": "entity_f1", "sequence-classification": "accuracy",
-               "question-answering": "anls"}
 
 
 @dataclass
@@ -194,7 +192,7 @@ class Trainer:
         self.batches_done = 0  # micro-batches done in the current epoch
         self.best_metric: Optional[float] = None
         self.history: list[dict[str, Any]] = []
-        self.main_metric = MAIN_METRIC[task.name]
+        self.main_metric = registry.task_spec(task.name).main_metric
 
     # ------------------------------------------------------------------ order and batches
     def epoch_order(self, epoch: int) -> list[int]:
@@ -216,7 +214,7 @@ class Trainer:
         tmp = self.output / f"checkpoint-{self.global_step}.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
-        save_model(self.model, tmp)
+        self.model.save_pretrained(tmp)
         torch.save({
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "rng": _rng_state(), "global_step": self.global_step, "epoch": self.epoch,
@@ -260,7 +258,7 @@ class Trainer:
         tmp = self.output / "best.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
-        save_model(self.model, tmp)
+        self.model.save_pretrained(tmp)
         if self.save_extra is not None:
             self.save_extra(tmp)
         _replace_dir(tmp, self.output / "best")

@@ -1,6 +1,6 @@
 """The whole fine-tuning recipe as plain calls: processor, model, data, `Trainer`, evaluation.
 
-`finetune` is what ``layoutlmv2 train`` runs; `evaluate_model` what ``layoutlmv2 evaluate`` runs.
+`finetune` is what ``layoutlmv2 train`` runs (``layoutlmv2 evaluate`` is `layoutlmv2.inference.evaluate`).
 
 Visual stream (``visual_mode``). No pre-trained visual weights are available offline (timm would
 download them), so the ResNeXt starts from random weights. Three documented choices:
@@ -22,13 +22,14 @@ from typing import Any, Optional, Sequence, Union
 
 import torch
 
-from ..image_processing import LayoutLMv2ImageProcessor
-from ..processing import LayoutLMv2Processor
-from ..tokenization_fast import LayoutLMv2TokenizerFast
-from .loop import MAIN_METRIC, Trainer, TrainingArguments
-from .model_io import load_model
-from .tasks import Task, load_dataset, make_task, task_from_config
-from .text_init import SMALL_BACKBONE_ARGS, config_from_bert, load_text_weights
+from ..configuration import backbone_preset
+from ..preprocessing.image_processing import LayoutLMv2ImageProcessor
+from ..preprocessing.processing import LayoutLMv2Processor
+from ..preprocessing.tokenization_fast import LayoutLMv2TokenizerFast
+from ..registry import load_dataset
+from ..tasks.definitions import Task, make_task
+from .loop import Trainer, TrainingArguments
+from .text_init import config_from_bert, load_text_weights
 
 logger = logging.getLogger(__name__)
 
@@ -45,20 +46,15 @@ def build_processor(vocab_dir: Union[str, Path], image_size: int = 224) -> Layou
     return LayoutLMv2Processor(image_processor=image_processor, tokenizer=tokenizer)
 
 
-def load_processor(model_dir: Union[str, Path], apply_ocr: bool = False) -> LayoutLMv2Processor:
-    """The processor saved beside a fine-tuned model."""
-    return LayoutLMv2Processor.from_pretrained(model_dir, apply_ocr=apply_ocr)
+# --backbone-depth of the command line -> the named backbone it builds
+BACKBONE_BY_DEPTH = {50: "resnext50_32x4d", 101: "resnext101_32x8d"}
 
 
 def backbone_args(depth: int = 50) -> dict[str, Any]:
     """detectron2 settings for ``--backbone-depth``: 50 (ResNeXt-50 32x4d, smallest) or 101 (the paper's)."""
-    if depth == 50:
-        return dict(SMALL_BACKBONE_ARGS)
-    if depth == 101:
-        from ..configuration import DEFAULT_DETECTRON2_CONFIG
-
-        return dict(DEFAULT_DETECTRON2_CONFIG)
-    raise ValueError(f"backbone depth must be 50 or 101, got {depth}")
+    if depth not in BACKBONE_BY_DEPTH:
+        raise ValueError(f"backbone depth must be one of {sorted(BACKBONE_BY_DEPTH)}, got {depth}")
+    return backbone_preset(BACKBONE_BY_DEPTH[depth])
 
 
 def apply_visual_mode(model: torch.nn.Module, mode: str) -> None:
@@ -94,7 +90,7 @@ def build_model(task: Task, init_text_from: Optional[Union[str, Path]] = None,
         model = task.model_class(config)
         names = load_text_weights(model, init_text_from, layout_init=layout_init)
         return model, names
-    model = load_model(task.model_class, model_dir)
+    model = task.model_class.from_pretrained(model_dir)
     if task.labels is not None and [model.config.id2label[i] for i in range(model.config.num_labels)] != task.labels:
         raise ValueError(f"{model_dir} predicts {list(model.config.id2label.values())}, the data set has {task.labels}")
     model.config.finetuning_task = task.name
@@ -137,7 +133,7 @@ def finetune(
                                     config_overrides)
     apply_visual_mode(model, visual_mode)
     processor = build_processor(init_text_from if init_text_from is not None else model_dir, image_size) \
-        if init_text_from is not None else load_processor(model_dir)
+        if init_text_from is not None else LayoutLMv2Processor.from_pretrained(model_dir, apply_ocr=False)
     if init_text_from is None:
         processor.image_processor.size = {"height": image_size, "width": image_size}
 
@@ -161,49 +157,10 @@ def finetune(
                    trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
                    parameters=sum(p.numel() for p in model.parameters()))
     if eval_docs is not None:
-        best = load_model(task.model_class, Path(output_dir) / "best")
+        best = task.model_class.from_pretrained(Path(output_dir) / "best")
         outputs = task.window_outputs(best, eval_data, args.eval_batch_size, autocast=args.bf16)
         summary["test"] = task.evaluate(eval_docs, task.decode(eval_docs, eval_data, outputs))
         summary["test_documents"] = len(eval_docs)
     summary["wall_seconds"] = round(time.time() - started, 1)
     (Path(output_dir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
-
-
-def load_inference_model(task: Task, model_dir: Union[str, Path], processor: LayoutLMv2Processor,
-                         onnx: Optional[Union[str, Path]] = None, bf16: bool = False):
-    """The folder's PyTorch model in eval mode, or with `onnx` its exported graph (`OnnxModel`), checked
-    against the task's outputs and the processor's image size."""
-    if onnx is None:
-        return load_model(task.model_class, model_dir).eval()
-    if bf16:
-        raise ValueError("bf16 autocast applies to the PyTorch model; an ONNX file runs as exported")
-    from ..onnx_model import OnnxModel
-
-    return OnnxModel(onnx).check_compatible(task.model_class.__name__, processor.image_processor.size)
-
-
-def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[str, Path], split: str = "test",
-                   max_length: int = 512, stride: int = 128, batch_size: int = 8, limit: Optional[int] = None,
-                   bf16: bool = False, workers: int = 1, onnx: Optional[Union[str, Path]] = None) -> dict[str, Any]:
-    """Score a fine-tuned model folder on one split; returns the metrics and the document count.
-
-    `onnx`: run this exported file of the folder's model in ONNX Runtime instead of PyTorch
-    (the folder still gives the config and the processor).
-    """
-    from ..configuration import LayoutLMv2Config
-    from ..worker_pool import check_workers
-
-    check_workers(workers)  # before minutes of encoding
-
-    config = LayoutLMv2Config.from_pretrained(model_dir)
-    task = task_from_config(config, dataset)
-    make_task(task.name, dataset)  # checks that the data set belongs to the model's task
-    processor = load_processor(model_dir)
-    model = load_inference_model(task, model_dir, processor, onnx, bf16)
-    documents = load_dataset(dataset, data_dir, split)[:limit]
-    encoded = task.encode(documents, processor.tokenizer, processor.image_processor, max_length, stride)
-    outputs = task.window_outputs(model, encoded, batch_size, autocast=bf16, workers=workers)
-    scores = task.evaluate(documents, task.decode(documents, encoded, outputs))
-    return {"dataset": dataset, "split": split, "documents": len(documents), "main_metric": MAIN_METRIC[task.name],
-            **scores}

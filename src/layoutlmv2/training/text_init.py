@@ -28,17 +28,9 @@ from typing import Any, Optional, Union
 import torch
 from torch import nn
 
-from ..configuration import DEFAULT_DETECTRON2_CONFIG, LayoutLMv2Config
+from ..configuration import LayoutLMv2Config, backbone_preset
 
 logger = logging.getLogger(__name__)
-
-# The smallest backbone our config builds: ResNeXt-50 32x4d (detectron2 names).
-SMALL_BACKBONE_ARGS: dict[str, Any] = {
-    **DEFAULT_DETECTRON2_CONFIG,
-    "MODEL.RESNETS.DEPTH": 50,
-    "MODEL.RESNETS.NUM_GROUPS": 32,
-    "MODEL.RESNETS.WIDTH_PER_GROUP": 4,
-}
 
 _WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 _TEXT_PREFIXES = ("bert.", "model.", "roberta.")  # prefixes task/sentence checkpoints put on BERT keys
@@ -90,7 +82,7 @@ def config_from_bert(
         fast_qkv=True,
         coordinate_size=size,
         shape_size=size,
-        detectron2_config_args=dict(backbone_args if backbone_args is not None else SMALL_BACKBONE_ARGS),
+        detectron2_config_args=dict(backbone_args) if backbone_args is not None else backbone_preset("resnext50_32x4d"),
     )
     if int(bert.get("max_position_embeddings", 512)) < 512:
         raise ValueError(f"{folder}: max_position_embeddings={bert['max_position_embeddings']} < 512")

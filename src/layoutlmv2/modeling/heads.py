@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .configuration import LayoutLMv2Config
-from .modeling import LayoutLMv2Model, LayoutLMv2PreTrainedModel
+from ..configuration import LayoutLMv2Config
+from .model import LayoutLMv2Model, LayoutLMv2PreTrainedModel
 from .outputs import QuestionAnsweringModelOutput, SequenceClassifierOutput, TokenClassifierOutput
 
 

@@ -3,7 +3,7 @@
 What is quantised, and why (measured on FUNSD; benchmarks/results/ and benchmarks/results/avx2/):
 - The encoder's MatMuls (most of the FLOPs): dynamic int8, the activation scale computed per
   call, one per tensor (ONNX Runtime has no per-token scales). Selected by the module names
-  `export.to_onnx` gives the nodes; the attention products and the heads stay fp32.
+  `onnx_export.to_onnx` gives the nodes; the attention products and the heads stay fp32.
 - The feed-forward output projections are where one scale per tensor hurts: their input (the
   GELU output) has a few channels far larger than the rest, so int8 flattens the others.
   Quantised as is, they cost a fine-tuned FUNSD model 0.9 points of entity F1 (1.3 for an
@@ -32,8 +32,8 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .export import DEFAULT_OPSET, INPUT_NAMES, module_of, onnx_feed
-from .quantization import is_ffn_output
+from .onnx_io import DEFAULT_OPSET, INPUT_NAMES, module_of, onnx_feed
+from .torch_quantization import is_ffn_output
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def quantize_onnx_int8(path: Union[str, Path], output: Union[str, Path], keep_ff
     chosen = others if keep_ffn_output_fp32 else others + ffn_outputs
     if not chosen:
         raise ValueError(f"{source} has no MatMul named after an encoder module: export it with "
-                         f"layoutlmv2.export.to_onnx at opset >= {DEFAULT_OPSET}")
+                         f"layoutlmv2.deployment.onnx_export.to_onnx at opset >= {DEFAULT_OPSET}")
     feeds = None if calibration_inputs is None else _calibration_feeds(calibration_inputs, graph)
     external = any(t.data_location == onnx.TensorProto.EXTERNAL for t in graph.initializer)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -182,7 +182,7 @@ def _smooth_ffn_outputs(source: Path, output: Path, names: Sequence[str], feeds,
     for node in nodes:
         if node.input[1] not in weights:
             raise ValueError(f"{node.name} takes its weight from {node.input[1]!r}, not a stored tensor: "
-                             "smoothing needs a graph exported by layoutlmv2.export.to_onnx")
+                             "smoothing needs a graph exported by layoutlmv2.deployment.onnx_export.to_onnx")
     peaks = _channel_peaks(model, [n.input[0] for n in nodes], feeds, output, external)
     for node in nodes:
         activation, weight_name = node.input

@@ -36,8 +36,8 @@ from contextlib import AbstractContextManager
 import torch
 from torch import nn
 
-from .encoder import LayoutLMv2Encoder
-from .visual_backbone import VisualBackbone
+from ..modeling.encoder import LayoutLMv2Encoder
+from ..modeling.visual_backbone import VisualBackbone
 
 logger = logging.getLogger(__name__)
 

@@ -18,8 +18,10 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-TASK_CHOICES = ["token-classification", "sequence-classification", "question-answering"]
-DATASET_CHOICES = ["funsd", "sroie", "forms-vs-receipts", "funsd-qa", "cord", "rvl-cdip", "docvqa", "kleister-nda"]
+from .. import registry
+
+TASK_CHOICES = registry.FINETUNING_TASKS
+DATASET_CHOICES = list(registry.DATASETS)
 
 
 def _train_parser(sub) -> None:
@@ -121,7 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _train(args) -> int:
-    from .training.recipe import finetune
+    from ..training.recipe import finetune
 
     summary = finetune(
         args.task, args.dataset, args.data_dir, args.output, init_text_from=args.init_text_from,
@@ -140,7 +142,7 @@ def _train(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from .training.recipe import evaluate_model
+    from ..inference.evaluate import evaluate_model
 
     scores = evaluate_model(args.model, args.dataset, args.data_dir, args.split, args.max_length, args.stride,
                             args.batch_size, args.limit, args.bf16, args.workers, onnx=args.onnx)
@@ -152,7 +154,7 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
-    from .predict import Predictor, draw_prediction
+    from ..inference.predictor import Predictor, draw_prediction
 
     predictor = Predictor(args.model, max_length=args.max_length, stride=args.stride, batch_size=args.batch_size,
                           workers=args.workers, onnx=args.onnx)

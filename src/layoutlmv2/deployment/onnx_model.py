@@ -19,7 +19,7 @@ global state does not survive `fork` (a session opened in a forked child hung he
 `fork_safe = False` makes `worker_pool.run_in_processes` spawn, not fork, if it gets this model.
 
 Example:
-    >>> from layoutlmv2.export import to_onnx
+    >>> from layoutlmv2.deployment.onnx_export import to_onnx
     >>> to_onnx(model, "model.onnx")                             # doctest: +SKIP
     >>> onnx_model = OnnxModel("model.onnx")                     # doctest: +SKIP
     >>> predict(onnx_model, encodings, batch_size=1, workers=2)  # doctest: +SKIP
@@ -34,16 +34,8 @@ from typing import Any, Dict, Iterator, Mapping, Optional, Union
 
 import torch
 
-from .export import INPUT_NAMES, OUTPUT_NAMES, onnx_feed
-
-
-# model class -> rank of each output in `OUTPUT_NAMES` order (token and sequence logits share a name)
-_OUTPUT_RANKS = {
-    "LayoutLMv2Model": (3, 2),
-    "LayoutLMv2ForSequenceClassification": (2,),
-    "LayoutLMv2ForTokenClassification": (3,),
-    "LayoutLMv2ForQuestionAnswering": (2, 2),
-}
+from .. import registry
+from .onnx_io import INPUT_NAMES, onnx_feed
 
 
 class OnnxModel:
@@ -125,8 +117,9 @@ class OnnxModel:
         Checked before any page is encoded, so a file exported from another head or at another
         image size fails at once, with both values named.
         """
-        expected = (OUTPUT_NAMES.get(class_name), _OUTPUT_RANKS.get(class_name))
-        if expected[0] is not None and (self.output_names, self.output_ranks) != expected:
+        spec = registry.task_for_class(class_name)
+        expected = (spec.outputs, spec.output_ranks) if spec is not None else (None, None)
+        if spec is not None and (self.output_names, self.output_ranks) != expected:
             raise ValueError(f"{self.path.name} returns {self.output_names} of ranks {self.output_ranks}; "
                              f"a {class_name} returns {expected[0]} of ranks {expected[1]} "
                              "(export the model of this folder)")

@@ -25,9 +25,9 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, 
 import torch
 from torch import nn
 
-from .configuration import CONFIG_NAME, LayoutLMv2Config
+from ..configuration import CONFIG_NAME, LayoutLMv2Config
 from .conversion import original_to_ours, uses_original_naming
-from .hub import resolve_file
+from ..hub import resolve_file
 
 logger = logging.getLogger(__name__)
 

@@ -69,10 +69,10 @@ def funsd_page() -> Optional[Path]:
 
 def write_original_checkpoint(folder: Path) -> None:
     """A token-classification checkpoint in the published layout, weights from the seeded recipe."""
-    from .configuration import LayoutLMv2Config
-    from .conversion import legacy_entries, ours_to_original
-    from .heads import LayoutLMv2ForTokenClassification
-    from .seeded_weights import seeded_state_dict
+    from layoutlmv2.configuration import LayoutLMv2Config
+    from layoutlmv2.checkpoints.conversion import legacy_entries, ours_to_original
+    from layoutlmv2.modeling.heads import LayoutLMv2ForTokenClassification
+    from layoutlmv2.checkpoints.seeded_weights import seeded_state_dict
 
     config = LayoutLMv2Config(id2label=dict(enumerate(FUNSD_LABELS)), architectures=["LayoutLMv2ForTokenClassification"])
     with torch.device("meta"):  # only the key names and shapes are needed
@@ -86,7 +86,7 @@ def write_original_checkpoint(folder: Path) -> None:
     torch.save(state, folder / "pytorch_model.bin")
     config.to_json_file(folder / "config.json")
     # the preprocessing files a published folder ships: vocab, tokenizer and image-processor configs
-    from .image_processing import LayoutLMv2ImageProcessor
+    from layoutlmv2.preprocessing.image_processing import LayoutLMv2ImageProcessor
 
     shutil.copy(minilm_vocab(), folder / "vocab.txt")
     (folder / "tokenizer_config.json").write_text(json.dumps(
@@ -113,8 +113,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
 def run(work: Path, image: Optional[Path] = None) -> int:
     """The four steps, with their checkpoints written under `work`."""
-    from . import LayoutLMv2ForTokenClassification, LayoutLMv2Processor
-    from .convert_cli import main as convert
+    from layoutlmv2 import LayoutLMv2ForTokenClassification, LayoutLMv2Processor
+    from layoutlmv2.cli.convert import main as convert
 
     original, converted = work / "original", work / "converted"
 

@@ -14,7 +14,7 @@ from timm.models.resnet import Bottleneck, ResNet
 from torch import nn
 
 from .batch_norm import FrozenBatchNorm2d
-from .configuration import BackboneSettings, LayoutLMv2Config
+from ..configuration import BackboneSettings, LayoutLMv2Config
 from .fpn import FeaturePyramid
 
 # The backbone sees at least one pixel per stride-32 cell of res5.

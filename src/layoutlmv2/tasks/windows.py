@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..data.document import Document
-from ..tokenization_base import first_subtokens
+from ..preprocessing.tokenization_base import first_subtokens
 
 logger = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
 
-from .checkpoint import (
+from ..checkpoints.io import (
     WEIGHT_FILES,
     describe_keys,
     match_state_dict,
@@ -30,9 +30,9 @@ from .checkpoint import (
     resolve_dtype,
     write_state_dict,
 )
-from .configuration import CONFIG_NAME, LayoutLMv2Config
-from .conversion import legacy_entries, ours_to_original, uses_original_naming
-from .hub import resolve_file
+from ..configuration import CONFIG_NAME, LayoutLMv2Config
+from ..checkpoints.conversion import legacy_entries, ours_to_original, uses_original_naming
+from ..hub import resolve_file
 
 # Files a model folder carries besides config and weights; copied along when present.
 SIDE_FILES = (
@@ -48,12 +48,12 @@ class ConversionError(Exception):
 
 def model_class_for(shapes: Mapping[str, Sequence[int]], config: LayoutLMv2Config):
     """The model class a state dict belongs to, told from its head keys ({key: shape}, either naming)."""
-    from .heads import (
+    from ..modeling.heads import (
         LayoutLMv2ForQuestionAnswering,
         LayoutLMv2ForSequenceClassification,
         LayoutLMv2ForTokenClassification,
     )
-    from .modeling import LayoutLMv2Model
+    from ..modeling.model import LayoutLMv2Model
 
     if "qa_outputs.weight" in shapes:
         return LayoutLMv2ForQuestionAnswering

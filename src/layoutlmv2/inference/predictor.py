@@ -24,10 +24,10 @@ from typing import Any, Iterator, Optional, Sequence, Union
 
 from PIL import Image
 
-from .configuration import LayoutLMv2Config
-from .data.document import Document, normalize_box
-from .worker_pool import check_workers
-from .training.tasks import Task, task_from_config
+from ..configuration import LayoutLMv2Config
+from ..data.document import Document, normalize_box
+from ..deployment.worker_pool import check_workers
+from ..tasks.definitions import Task, task_from_config
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class Predictor:
     def __init__(self, model_dir: Union[str, Path], max_length: int = 512, stride: int = 128,
                  batch_size: int = 4, workers: int = 1, onnx: Optional[Union[str, Path]] = None) -> None:
         """`onnx`: an exported file of this folder's model, run in ONNX Runtime instead of PyTorch."""
-        from .training.recipe import load_inference_model, load_processor
+        from .loading import load_inference_model, load_processor
 
         self.model_dir = Path(model_dir)
         config = LayoutLMv2Config.from_pretrained(self.model_dir)
@@ -103,7 +103,7 @@ class Predictor:
 
     def ocr(self, image: Image.Image) -> tuple[list[str], list[list[int]]]:
         """Tesseract words and 0..1000 boxes of one page."""
-        from .image_processing import LayoutLMv2ImageProcessor
+        from ..preprocessing.image_processing import LayoutLMv2ImageProcessor
 
         settings = self.processor.image_processor
         reader = LayoutLMv2ImageProcessor(apply_ocr=True, size=settings.size, ocr_lang=settings.ocr_lang,

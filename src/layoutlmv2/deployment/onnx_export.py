@@ -27,11 +27,9 @@ Example:
 
 from __future__ import annotations
 
-import argparse
 import ast
 import contextlib
 import logging
-import sys
 from pathlib import Path
 from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
@@ -39,45 +37,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from .configuration import LayoutLMv2Config
-from .encoder import LayoutLMv2Encoder
+from ..configuration import LayoutLMv2Config
+from ..modeling.encoder import LayoutLMv2Encoder
+from .onnx_io import DEFAULT_OPSET, INPUT_NAMES, output_names
 
 logger = logging.getLogger(__name__)
 
-INPUT_NAMES = ("input_ids", "bbox", "image", "attention_mask", "token_type_ids")
-# model class name -> names of the tensors the exported graph returns, in order
-OUTPUT_NAMES = {
-    "LayoutLMv2Model": ("last_hidden_state", "pooler_output"),
-    "LayoutLMv2ForSequenceClassification": ("logits",),
-    "LayoutLMv2ForTokenClassification": ("logits",),
-    "LayoutLMv2ForQuestionAnswering": ("start_logits", "end_logits"),
-}
-# --task of the command line -> model class name
-TASKS = {
-    "base": "LayoutLMv2Model",
-    "sequence-classification": "LayoutLMv2ForSequenceClassification",
-    "token-classification": "LayoutLMv2ForTokenClassification",
-    "question-answering": "LayoutLMv2ForQuestionAnswering",
-}
-DEFAULT_OPSET = 18
 # One protobuf file holds at most 2 GB; larger models keep their weights beside the graph.
 _SINGLE_FILE_LIMIT = 1_800_000_000
-
-
-def onnx_feed(input_ids: torch.Tensor, bbox: torch.Tensor, image: torch.Tensor,
-              attention_mask: Optional[torch.Tensor] = None,
-              token_type_ids: Optional[torch.Tensor] = None) -> Dict[str, np.ndarray]:
-    """The graph's inputs as ONNX Runtime takes them: int64 ids, boxes and masks, a float32 image.
-
-    No attention mask means no padding and no token types mean segment 0, as in the model.
-    """
-    if attention_mask is None:
-        attention_mask = torch.ones_like(input_ids)
-    if token_type_ids is None:
-        token_type_ids = torch.zeros_like(input_ids)
-    feed = {"input_ids": input_ids.long(), "bbox": bbox.long(), "image": image.float(),
-            "attention_mask": attention_mask.long(), "token_type_ids": token_type_ids.long()}
-    return {name: feed[name].numpy() for name in INPUT_NAMES}
 
 
 class _PositionalOutputs(nn.Module):
@@ -92,13 +59,6 @@ class _PositionalOutputs(nn.Module):
         outputs = self.model(input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
                              token_type_ids=token_type_ids, return_dict=True)
         return tuple(outputs[name] for name in self.output_names)
-
-
-def output_names(model: nn.Module) -> Tuple[str, ...]:
-    name = type(model).__name__
-    if name not in OUTPUT_NAMES:
-        raise ValueError(f"cannot export {name}: expected one of {sorted(OUTPUT_NAMES)}")
-    return OUTPUT_NAMES[name]
 
 
 def example_inputs(config: LayoutLMv2Config, batch_size: int = 2, seq_length: int = 16,
@@ -141,7 +101,7 @@ def to_onnx(model: nn.Module, path: Union[str, Path], opset: int = DEFAULT_OPSET
 
     `batch_size`, `seq_length` and `image_size` only shape the example traced; the exported
     graph accepts any batch and any text length up to `max_position_embeddings`, at
-    `image_size` pixels. Inputs: `INPUT_NAMES`; outputs: `OUTPUT_NAMES[class name]`.
+    `image_size` pixels. Inputs: `INPUT_NAMES`; outputs: `onnx_io.output_names(model)`.
     """
     if batch_size < 2 or seq_length < 2:
         raise ValueError(f"trace with batch_size >= 2 and seq_length >= 2 (got {batch_size}, {seq_length}): "
@@ -184,11 +144,6 @@ def _name_nodes_after_modules(graph) -> None:
             node.name = f"{module}/{node.name}"
 
 
-def module_of(node_name: str) -> str:
-    """The PyTorch module path a node of an exported graph came from ("" when unknown)."""
-    return node_name.rpartition("/")[0]
-
-
 def verify_onnx(model: nn.Module, path: Union[str, Path],
                 shapes: Sequence[Tuple[int, int]] = ((1, 7), (3, 40)), image_size: int = 224) -> float:
     """Largest absolute difference between ONNX Runtime and PyTorch over inputs of `shapes` (batch, length).
@@ -212,110 +167,3 @@ def verify_onnx(model: nn.Module, path: Union[str, Path],
     return worst
 
 
-def processor_image_size(model_dir: str, default: int = 224) -> int:
-    """The square image side of a model folder's preprocessor_config.json (`default` without one)."""
-    config = Path(model_dir) / "preprocessor_config.json"
-    if not config.is_file():
-        return default
-    from .image_processing import LayoutLMv2ImageProcessor
-
-    size = LayoutLMv2ImageProcessor.from_pretrained(model_dir).size
-    if size["height"] != size["width"]:
-        raise ValueError(f"{config} resizes pages to {size['height']} x {size['width']}; "
-                         "export takes square images (pass --image-size)")
-    return size["height"]
-
-
-def calibration_encodings(files: Sequence[str], model_dir: str, image_size: int) -> list:
-    """Page image files -> model inputs as the folder's processor makes them, words read by OCR.
-
-    Calibration needs real text as well as real pixels (the feed-forward activations depend on
-    it), and a deployed model meets OCR'd words, so the pages go through Tesseract whatever the
-    folder's processor is set to.
-    """
-    from PIL import Image
-
-    from .processing import LayoutLMv2Processor
-
-    try:
-        processor = LayoutLMv2Processor.from_pretrained(model_dir, apply_ocr=True,
-                                                        size={"height": image_size, "width": image_size})
-    except (OSError, ValueError) as error:
-        raise ValueError(f"calibration encodes pages with the processor saved in {model_dir} "
-                         f"(preprocessor_config.json and the tokenizer's vocab.txt): {error}") from error
-    pages = []
-    for file in files:
-        try:
-            with Image.open(file) as image:
-                page = image.convert("RGB")
-        except OSError as error:
-            raise ValueError(f"cannot read calibration image {file}: {error}") from error
-        pages.append(dict(processor(page, truncation=True, max_length=512, return_tensors="pt")))
-    return pages
-
-
-def _load(model_dir: str, task: Optional[str]) -> nn.Module:
-    import layoutlmv2
-
-    if task is None:
-        architectures = getattr(LayoutLMv2Config.from_pretrained(model_dir), "architectures", None) or ["LayoutLMv2Model"]
-        class_name = architectures[0]
-        if class_name not in OUTPUT_NAMES:
-            raise ValueError(f"config.architectures names {class_name!r}; pass --task ({', '.join(TASKS)})")
-    else:
-        class_name = TASKS[task]
-    return getattr(layoutlmv2, class_name).from_pretrained(model_dir)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="layoutlmv2-export",
-        description="Export a LayoutLMv2 model folder to ONNX (dynamic batch and sequence length).")
-    parser.add_argument("--model", required=True, help="model folder (config.json + weights) or hub id")
-    parser.add_argument("--output", required=True, help="the .onnx file to write")
-    parser.add_argument("--task", choices=sorted(TASKS), default=None,
-                        help="model class; default: the first of config.architectures")
-    parser.add_argument("--opset", type=int, default=DEFAULT_OPSET)
-    parser.add_argument("--image-size", type=int, default=None,
-                        help="image side in pixels the graph takes; default: the model folder's "
-                             "preprocessor_config.json, else 224")
-    parser.add_argument("--no-check", action="store_true",
-                        help="skip the comparison with PyTorch in ONNX Runtime")
-    parser.add_argument("--int8", metavar="FILE", default=None,
-                        help="also write an int8 copy (encoder MatMuls quantised dynamically) to FILE")
-    parser.add_argument("--keep-ffn-output-fp32", action="store_true",
-                        help="with --int8: leave each layer's feed-forward output projection in fp32")
-    parser.add_argument("--per-channel", action="store_true",
-                        help="with --int8: one weight scale per output column instead of per tensor")
-    parser.add_argument("--calibration-images", nargs="+", metavar="IMAGE", default=None,
-                        help="with --int8: page images (a handful), read with OCR and the folder's processor, "
-                             "on which to calibrate static int8 convolutions of the visual backbone (and "
-                             "--smoothing); without them the convolutions stay fp32")
-    parser.add_argument("--smoothing", type=float, nargs="?", const=0.5, default=None, metavar="ALPHA",
-                        help="with --int8 and --calibration-images: SmoothQuant the feed-forward output "
-                             "projections (migration strength ALPHA, default 0.5) and run them in int8")
-    args = parser.parse_args(argv)
-    if args.smoothing is not None and not (args.int8 and args.calibration_images):
-        parser.error("--smoothing needs --int8 and --calibration-images (it measures activations on those pages)")
-    model = _load(args.model, args.task)
-    image_size = args.image_size or processor_image_size(args.model)
-    path = to_onnx(model, args.output, opset=args.opset, image_size=image_size)
-    print(f"wrote {path} ({type(model).__name__}, opset {args.opset}, {image_size} x {image_size} images)")
-    if not args.no_check:
-        diff = verify_onnx(model, path, image_size=image_size)
-        print(f"ONNX Runtime vs PyTorch: max abs difference {diff:.3g}")
-    if args.int8:
-        from .onnx_quantization import quantize_onnx_int8
-
-        pages = None
-        if args.calibration_images:
-            pages = calibration_encodings(args.calibration_images, args.model, image_size)
-        int8 = quantize_onnx_int8(path, args.int8, keep_ffn_output_fp32=args.keep_ffn_output_fp32,
-                                  per_channel=args.per_channel, calibration_inputs=pages, smoothing=args.smoothing)
-        extras = (", smoothed FFN outputs" if args.smoothing else "") + (", int8 convolutions" if pages else "")
-        print(f"wrote {int8} (int8 MatMuls{extras})")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,148 +1,29 @@
-"""The three fine-tuning tasks: which head, which labels, how inputs are built, decoded and scored.
+"""How each fine-tuning task encodes documents, scores a batch, decodes windows and evaluates.
 
-==========================  =============================================  ==========================
-task                        data sets                                      metric
-==========================  =============================================  ==========================
-token-classification        funsd, sroie, cord, kleister-nda               seqeval entity F1 (+ SROIE
-                                                                           ICDAR, Kleister key F1)
-sequence-classification     forms-vs-receipts, rvl-cdip                    accuracy
-question-answering          funsd-qa, docvqa                               ANLS and exact match
-==========================  =============================================  ==========================
-
-A task object turns Documents into windows (`features.encode_documents`), computes the loss
+Which head and metric a task has is in `layoutlmv2.registry`; this module holds the behaviour.
+A task object turns Documents into windows (`windows.encode_documents`), computes the loss
 from the head's logits (so label smoothing is an option without touching the heads), runs
-prediction over windows and merges it back to one answer per document.
+prediction over windows and merges it back to one answer per document (SROIE adds the ICDAR
+field scores, Kleister-NDA its key F1, QA exact match beside ANLS).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
 
-from .. import metrics
-from ..data import (
-    CORD_LABELS,
-    FORMS_VS_RECEIPTS_LABELS,
-    FUNSD_LABELS,
-    KLEISTER_NDA_KEYS,
-    RVL_CDIP_CLASSES,
-    SROIE_LABELS,
-    Document,
-    decode_sroie_fields,
-    find_word_span,
-    load_cord,
-    load_docvqa,
-    load_forms_vs_receipts,
-    load_funsd,
-    load_funsd_qa,
-    load_kleister_nda,
-    load_rvl_cdip,
-    load_sroie,
-)
-from ..batching import length_batches
-from ..worker_pool import check_workers, run_batches
-from .features import IGNORE_INDEX, Encoded, collate, encode_documents
+from .. import registry
+from ..data import Document, decode_sroie_fields
+from ..deployment.batching import length_batches
+from ..deployment.worker_pool import check_workers, run_batches
+from . import metrics
+from .windows import IGNORE_INDEX, Encoded, collate, encode_documents
 
 logger = logging.getLogger(__name__)
-
-TASKS = ("token-classification", "sequence-classification", "question-answering")
-
-KLEISTER_LABELS = ["O"] + [f"{p}-{k.upper()}" for k in KLEISTER_NDA_KEYS for p in ("B", "I")]
-
-
-# ----------------------------------------------------------------------------- data sets
-
-
-def _docvqa(root: Path, split: str) -> list[Document]:
-    """``<root>/<split>/<split>_v1.0.json`` (the release's name) or the only ``*.json`` there."""
-    folder = root / split
-    named = folder / f"{split}_v1.0.json"
-    if named.is_file():
-        return load_docvqa(named)
-    candidates = sorted(folder.glob("*.json"))
-    if len(candidates) != 1:
-        raise FileNotFoundError(f"DocVQA: expected {named} or exactly one .json in {folder}, found {len(candidates)}")
-    return load_docvqa(candidates[0])
-
-
-def _kleister(root: Path, split: str) -> list[Document]:
-    """Kleister-NDA with BIO word tags derived from the gold values (first match in the text)."""
-    split = {"test": "dev-0", "dev": "dev-0"}.get(split, split)  # test-A has no expected.tsv
-    documents = load_kleister_nda(root, split)
-    for document in documents:
-        tags = ["O"] * len(document.words)
-        for key, value in document.extra.get("expected", []):
-            span = find_word_span(document.words, value)
-            if span is not None and all(t == "O" for t in tags[span[0]: span[1] + 1]):
-                tags[span[0]] = f"B-{key.upper()}"
-                for i in range(span[0] + 1, span[1] + 1):
-                    tags[i] = f"I-{key.upper()}"
-        document.word_labels = tags
-    return documents
-
-
-@dataclass(frozen=True)
-class DatasetSpec:
-    """How to read a data set and which task and labels it has."""
-
-    task: str
-    labels: Optional[list[str]]  # None for question answering
-    load: Callable[[Path, str], list[Document]]
-    layout: str  # what --data-dir holds, for error messages and --help
-
-
-DATASETS: dict[str, DatasetSpec] = {
-    "funsd": DatasetSpec("token-classification", FUNSD_LABELS, lambda d, s: load_funsd(d, s),
-                         "the FUNSD root (training_data/, testing_data/)"),
-    "sroie": DatasetSpec("token-classification", SROIE_LABELS, lambda d, s: load_sroie(d, s),
-                         "the SROIE root (train/, test/ with img/, box/, entities/)"),
-    "cord": DatasetSpec("token-classification", CORD_LABELS, lambda d, s: load_cord(d, s),
-                        "the CORD root (train/, dev/, test/ with json/ and image/)"),
-    "kleister-nda": DatasetSpec("token-classification", KLEISTER_LABELS, _kleister,
-                                "the Kleister-NDA root (train/, dev-0/ with in.tsv, expected.tsv)"),
-    "forms-vs-receipts": DatasetSpec(
-        "sequence-classification", FORMS_VS_RECEIPTS_LABELS,
-        lambda d, s: load_forms_vs_receipts(d / "funsd", d / "sroie", s),
-        "a folder holding funsd/ and sroie/"),
-    "rvl-cdip": DatasetSpec("sequence-classification", RVL_CDIP_CLASSES, lambda d, s: load_rvl_cdip(d, s),
-                            "the RVL-CDIP root (labels/<split>.txt or <split>/<class>/ folders)"),
-    "funsd-qa": DatasetSpec("question-answering", None, lambda d, s: load_funsd_qa(d, s),
-                            "the FUNSD root"),
-    "docvqa": DatasetSpec("question-answering", None, _docvqa,
-                          "the DocVQA root (<split>/<split>_v1.0.json, images and ocr_results/)"),
-}
-
-
-def load_dataset(name: str, data_dir: Union[str, Path], split: str) -> list[Document]:
-    """Documents of one split of a data set named as on the command line."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; choose from {sorted(DATASETS)}")
-    folder = Path(data_dir)
-    if not folder.exists():
-        raise FileNotFoundError(f"--data-dir {folder} does not exist ({name} expects {DATASETS[name].layout})")
-    documents = DATASETS[name].load(folder, split)
-    if not documents:
-        raise ValueError(f"{name} {split}: no documents found in {folder}")
-    return documents
-
-
-# ----------------------------------------------------------------------------- tasks
-
-
-def _model_class(task: str):
-    from .. import heads
-
-    return {
-        "token-classification": heads.LayoutLMv2ForTokenClassification,
-        "sequence-classification": heads.LayoutLMv2ForSequenceClassification,
-        "question-answering": heads.LayoutLMv2ForQuestionAnswering,
-    }[task]
 
 
 class Task:
@@ -160,7 +41,7 @@ class Task:
 
     @property
     def model_class(self):
-        return _model_class(self.name)
+        return registry.task_spec(self.name).model_class
 
     def config_labels(self) -> dict[str, Any]:
         """``num_labels``/``id2label``/``label2id`` for the model config."""
@@ -387,29 +268,24 @@ def make_task(task: str, dataset: Optional[str] = None, labels: Optional[Sequenc
               label_smoothing: float = 0.0) -> Task:
     """The task object for a command-line task name; labels default to the data set's."""
     if task not in _TASK_CLASSES:
-        raise ValueError(f"unknown task {task!r}; choose from {list(TASKS)}")
+        raise ValueError(f"unknown task {task!r}; choose from {list(_TASK_CLASSES)}")
     if dataset is not None:
-        if dataset not in DATASETS:
-            raise ValueError(f"unknown data set {dataset!r}; choose from {sorted(DATASETS)}")
-        if DATASETS[dataset].task != task:
-            raise ValueError(f"data set {dataset!r} is for {DATASETS[dataset].task}, not {task}")
-        labels = labels if labels is not None else DATASETS[dataset].labels
-    if task != "question-answering" and not labels:
+        spec = registry.dataset_spec(dataset)
+        if spec.task != task:
+            raise ValueError(f"data set {dataset!r} is for {spec.task}, not {task}")
+        labels = labels if labels is not None else spec.labels
+    if registry.task_spec(task).has_labels and not labels:
         raise ValueError(f"{task} needs a label list (give a data set or labels)")
     return _TASK_CLASSES[task](labels=labels, dataset=dataset, label_smoothing=label_smoothing)
 
 
 def task_from_config(config, dataset: Optional[str] = None) -> Task:
-    """Rebuild the task of a saved model from its config (architectures + id2label)."""
+    """Rebuild the task of a saved model from its config (finetuning_task, or architectures + id2label)."""
     architecture = (getattr(config, "architectures", None) or [""])[0]
-    by_architecture = {
-        "LayoutLMv2ForTokenClassification": "token-classification",
-        "LayoutLMv2ForSequenceClassification": "sequence-classification",
-        "LayoutLMv2ForQuestionAnswering": "question-answering",
-    }
-    task = getattr(config, "finetuning_task", None) or by_architecture.get(architecture)
+    by_class = registry.task_for_class(architecture)
+    task = getattr(config, "finetuning_task", None) or (by_class.name if by_class else None)
     if task not in _TASK_CLASSES:
         raise ValueError(f"cannot tell the task of this model (architectures={architecture!r}); "
                          "it was not saved by `layoutlmv2 train`")
-    labels = None if task == "question-answering" else [config.id2label[i] for i in range(config.num_labels)]
+    labels = [config.id2label[i] for i in range(config.num_labels)] if registry.task_spec(task).has_labels else None
     return _TASK_CLASSES[task](labels=labels, dataset=dataset)

@@ -26,7 +26,7 @@ from torch import nn
 
 from .attention import ATTENTION_IMPLEMENTATIONS, LayoutLMv2SelfAttention
 from .batch_norm import FrozenBatchNorm2d, synchronize_batch_norm
-from .configuration import LayoutLMv2Config
+from ..configuration import LayoutLMv2Config
 from .embeddings import LayoutLMv2Embeddings, visual_token_boxes
 from .encoder import LayoutLMv2Encoder
 from .fpn import FeaturePyramid
@@ -129,13 +129,13 @@ class LayoutLMv2PreTrainedModel(nn.Module):
         See `layoutlmv2.checkpoint.load_pretrained` for the options (config, strict,
         torch_dtype, device, revision, cache_dir, local_files_only).
         """
-        from .checkpoint import load_pretrained
+        from ..checkpoints.io import load_pretrained
 
         return load_pretrained(cls, path_or_id, *args, **kwargs)
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike], **kwargs: Any) -> None:
         """Write config.json and model.safetensors (sharded above `max_shard_size`)."""
-        from .checkpoint import save_pretrained
+        from ..checkpoints.io import save_pretrained
 
         save_pretrained(self, save_directory, **kwargs)
 

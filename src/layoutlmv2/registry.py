@@ -1,0 +1,113 @@
+"""The one table of what the library can do: tasks (head, outputs, metric) and data sets (reader, labels).
+
+Everything that needs to know "which class answers token classification" or "which data sets
+are there" reads it here: the command line's choices, the task code, the trainer's model
+selection, ONNX export and ONNX Runtime. Adding a task or a data set is one entry below (plus,
+for a task, its `layoutlmv2.tasks.definitions.Task` subclass for encoding and decoding).
+
+==========================  =============================================  =====================
+task                        data sets                                      main metric
+==========================  =============================================  =====================
+token-classification        funsd, sroie, cord, kleister-nda               entity F1 (seqeval)
+sequence-classification     forms-vs-receipts, rvl-cdip                    accuracy
+question-answering          funsd-qa, docvqa                               ANLS
+base (export only)          -                                              -
+==========================  =============================================  =====================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Union
+
+from torch import nn
+
+from . import data
+from .modeling import heads, model
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """A task as the command line names it, and the model class that does it."""
+
+    name: str
+    model_class: type[nn.Module]
+    outputs: tuple[str, ...]  # what an exported graph returns, in order
+    output_ranks: tuple[int, ...]  # rank of each output (token and sequence logits share a name)
+    main_metric: Optional[str]  # selects the best checkpoint; None: not a fine-tuning task
+    has_labels: bool  # whether the config carries a label list (id2label)
+
+
+TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
+    TaskSpec("token-classification", heads.LayoutLMv2ForTokenClassification, ("logits",), (3,), "entity_f1", True),
+    TaskSpec("sequence-classification", heads.LayoutLMv2ForSequenceClassification, ("logits",), (2,),
+             "accuracy", True),
+    TaskSpec("question-answering", heads.LayoutLMv2ForQuestionAnswering, ("start_logits", "end_logits"), (2, 2),
+             "anls", False),
+    TaskSpec("base", model.LayoutLMv2Model, ("last_hidden_state", "pooler_output"), (3, 2), None, False),
+)}
+
+FINETUNING_TASKS = [name for name, spec in TASKS.items() if spec.main_metric is not None]
+
+
+def task_spec(name: str) -> TaskSpec:
+    """The entry of a task name, or a ValueError that lists the names."""
+    if name not in TASKS:
+        raise ValueError(f"unknown task {name!r}; choose from {sorted(TASKS)}")
+    return TASKS[name]
+
+
+def task_for_class(class_name: str) -> Optional[TaskSpec]:
+    """The entry whose model class has this name (as in config.json's ``architectures``), or None."""
+    return next((spec for spec in TASKS.values() if spec.model_class.__name__ == class_name), None)
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """How to read a data set, and which task and labels it has."""
+
+    name: str
+    task: str
+    labels: Optional[list[str]]  # None for question answering
+    load: Callable[[Path, str], list[data.Document]]
+    layout: str  # what --data-dir holds, for error messages
+
+
+DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
+    DatasetSpec("funsd", "token-classification", data.FUNSD_LABELS, data.load_funsd,
+                "the FUNSD root (training_data/, testing_data/)"),
+    DatasetSpec("sroie", "token-classification", data.SROIE_LABELS, data.load_sroie,
+                "the SROIE root (train/, test/ with img/, box/, entities/)"),
+    DatasetSpec("cord", "token-classification", data.CORD_LABELS, data.load_cord,
+                "the CORD root (train/, dev/, test/ with json/ and image/)"),
+    DatasetSpec("kleister-nda", "token-classification", data.KLEISTER_LABELS, data.load_kleister_nda_tagged,
+                "the Kleister-NDA root (train/, dev-0/ with in.tsv, expected.tsv)"),
+    DatasetSpec("forms-vs-receipts", "sequence-classification", data.FORMS_VS_RECEIPTS_LABELS,
+                lambda root, split: data.load_forms_vs_receipts(root / "funsd", root / "sroie", split),
+                "a folder holding funsd/ and sroie/ (a smoke test: a colour histogram separates them)"),
+    DatasetSpec("rvl-cdip", "sequence-classification", data.RVL_CDIP_CLASSES, data.load_rvl_cdip,
+                "the RVL-CDIP root (labels/<split>.txt or <split>/<class>/ folders)"),
+    DatasetSpec("funsd-qa", "question-answering", None, data.load_funsd_qa, "the FUNSD root"),
+    DatasetSpec("docvqa", "question-answering", None, data.load_docvqa_split,
+                "the DocVQA root (<split>/<split>_v1.0.json, images and ocr_results/)"),
+)}
+
+
+def dataset_spec(name: str) -> DatasetSpec:
+    """The entry of a data set name, or a ValueError that lists the names."""
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose from {sorted(DATASETS)}")
+    return DATASETS[name]
+
+
+def load_dataset(name: str, data_dir: Union[str, Path], split: str) -> list[data.Document]:
+    """Documents of one split of a data set named as on the command line."""
+    spec = dataset_spec(name)
+    folder = Path(data_dir)
+    if not folder.exists():
+        raise FileNotFoundError(f"--data-dir {folder} does not exist ({name} expects {spec.layout})")
+    documents = spec.load(folder, split)
+    if not documents:
+        raise ValueError(f"{name} {split}: no documents found in {folder}")
+    return documents
