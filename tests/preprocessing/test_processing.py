@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).parent))
 from preprocessing_data import funsd_documents, reference_tokenizer  # noqa: E402
 
 from layoutlmv2 import (  # noqa: E402

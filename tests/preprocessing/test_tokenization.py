@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
 from preprocessing_data import FUNSD_LABELS, funsd_documents, reference_tokenizer, sroie_documents  # noqa: E402
 
 from layoutlmv2 import LayoutLMv2Tokenizer, LayoutLMv2TokenizerFast  # noqa: E402

@@ -10,7 +10,6 @@ hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).parent))
 from preprocessing_data import reference_tokenizer  # noqa: E402
 
 from layoutlmv2 import LayoutLMv2Tokenizer, LayoutLMv2TokenizerFast  # noqa: E402

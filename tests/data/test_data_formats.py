@@ -18,7 +18,7 @@ from layoutlmv2.data import (
     parse_expected_line,
 )
 
-FORMATS = Path(__file__).parent / "fixtures" / "formats"
+FORMATS = Path(__file__).parent.parent / "fixtures" / "formats"
 
 
 # ----------------------------------------------------------------------------- CORD

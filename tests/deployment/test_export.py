@@ -21,7 +21,7 @@ pytest.importorskip("onnxscript")
 
 from layoutlmv2.deployment.onnx_quantization import quantize_onnx_int8  # noqa: E402
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "src")
 OPSET = 18
 
 

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).parent))
 from preprocessing_data import funsd_documents, sroie_documents  # noqa: E402
 
 from layoutlmv2 import LayoutLMv2FeatureExtractor, LayoutLMv2ImageProcessor  # noqa: E402

@@ -16,7 +16,7 @@ def test_demo_runs_every_step_and_removes_its_checkpoints(tmp_path):
     """As `make demo` runs it: the 1.5 GB of checkpoints go to a temporary folder, removed at the end
     (a demo that left them filled the disk after a few runs)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "TMPDIR": str(tmp_path)}
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[1] / "examples" / "demo.py")],
+    done = subprocess.run([sys.executable, str(Path(__file__).resolve().parents[2] / "examples" / "demo.py")],
                           capture_output=True, text=True, env=env, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]"):
