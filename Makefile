@@ -3,13 +3,17 @@ PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 PYTEST := $(PYTHON) -m pytest
 
-.PHONY: install tesseract test test-fast test-exhaustive bench demo
+.PHONY: install tesseract lint test test-fast test-exhaustive bench demo
 
 tesseract:
 	@command -v tesseract >/dev/null 2>&1 || { $(SUDO) apt-get update && $(SUDO) apt-get install -y tesseract-ocr; }
 
 install: tesseract
 	$(PYTHON) -m pip install -e '.[dev]'
+
+# The subpackages import only downward (the layers contract in pyproject.toml).
+lint:
+	lint-imports
 
 # Everything, slow full-size parity included (what CI runs).
 test: install

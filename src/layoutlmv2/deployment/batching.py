@@ -20,7 +20,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable, Dict, List, Mapping, Optional, Sequence
+from typing import Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -72,6 +72,22 @@ def length_batches(lengths: Sequence[int], batch_size: int) -> List[List[int]]:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
     return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
+def run_length_sorted(model: nn.Module, lengths: Sequence[int], make_batch: Callable[[List[int]], Dict[str, torch.Tensor]],
+                      batch_size: int = 8, workers: int = 1, autocast: bool = False
+                      ) -> Iterator[Tuple[List[int], Dict[str, torch.Tensor], Dict[str, torch.Tensor]]]:
+    """The one collate-and-run engine: items grouped by length, each group collated by `make_batch`,
+    run (in `workers` workers), yielded as `(item indices, batch inputs, outputs)` as batches finish.
+
+    `predict` below (encodings of whole documents) and the task code (`Task.window_outputs`,
+    windows of long pages) both run through it; they differ only in how they collate and split.
+    """
+    check_workers(workers)
+    groups = length_batches(lengths, batch_size)
+    batches = [make_batch(group) for group in groups]
+    for index, outputs in run_batches(model, batches, workers, autocast):
+        yield groups[index], batches[index], outputs
 
 
 def _as_batch_of_one(encoding: Mapping[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
@@ -146,19 +162,17 @@ def predict(model: nn.Module, encodings: Sequence[Mapping[str, torch.Tensor]], b
         if "attention_mask" not in doc:
             raise ValueError(f"encoding {index} has no attention_mask")
     lengths = [max(int(real_lengths(doc["attention_mask"])[0]), 1) for doc in documents]
-    groups = length_batches(lengths, batch_size)
-    batches = []
-    for group in groups:
+
+    def make_batch(group: List[int]) -> Dict[str, torch.Tensor]:
         batch = collate([documents[i] for i in group])
         batch.pop("labels", None)
-        batches.append(batch)
-    finished = run_batches(model, batches, workers)
+        return batch
+
     results: List[Optional[Dict[str, torch.Tensor]]] = [None] * len(documents)
-    for index, outputs in finished:
-        group, text_length = groups[index], batches[index]["attention_mask"].shape[1]
+    for group, batch, outputs in run_length_sorted(model, lengths, make_batch, batch_size, workers):
+        text_length = batch["attention_mask"].shape[1]
         for i, result in zip(group, _split_outputs(outputs, [lengths[i] for i in group], text_length)):
             results[i] = result
         if progress is not None:
             progress(len(group))
     return results
-

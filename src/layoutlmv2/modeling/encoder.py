@@ -78,7 +78,8 @@ class LayoutLMv2Encoder(nn.Module):
             self.rel_pos_y_bias = RelativePositionBias(config.rel_2d_pos_bins, config.max_rel_2d_pos, heads)
         self.attn_implementation = "sdpa"
         self.gradient_checkpointing = False
-        # Benchmark switches: False recomputes the biases in every layer, or masks the padded keys
+        # Benchmark-only switches (benchmarks/bench_model.py and bench_end_to_end.py set them; the
+        # library never does): False recomputes the biases in every layer, or masks the padded keys
         # in every layer (the reference's way), to measure what each saving is worth.
         self.share_bias = True
         self.fold_padding_mask = True

@@ -7,6 +7,7 @@ from the end of the table and give a wrong answer without any error).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -65,3 +66,52 @@ def check_image(image: Optional[torch.Tensor], batch: int) -> None:
     height, width = image.shape[-2:]
     if height < MIN_IMAGE_SIZE or width < MIN_IMAGE_SIZE:
         raise ValueError(f"image size {height}x{width} is smaller than the backbone's stride of {MIN_IMAGE_SIZE} pixels")
+
+
+@dataclass
+class TextInputs:
+    """The text-side inputs of a forward pass, every default filled in and every tensor checked."""
+
+    batch: int
+    length: int
+    bbox: torch.Tensor  # (B, L, 4)
+    attention_mask: torch.Tensor  # (B, L)
+    token_type_ids: torch.Tensor  # (B, L)
+    position_ids: torch.Tensor  # (B, L)
+    image: Optional[torch.Tensor]  # (B, 3, H, W)
+
+
+def complete_inputs(config, input_ids: Optional[torch.Tensor], inputs_embeds: Optional[torch.Tensor],
+                    bbox: Optional[torch.Tensor], image, attention_mask: Optional[torch.Tensor],
+                    token_type_ids: Optional[torch.Tensor], position_ids: Optional[torch.Tensor],
+                    head_mask: Optional[torch.Tensor]) -> TextInputs:
+    """transformers' defaults for what the caller left out, then the checks that turn a bad value
+    into an error naming it: no bbox means all-zero boxes, no attention_mask attends to every
+    token, no token_type_ids are zeros, no position_ids count 0..L-1."""
+    if head_mask is not None:
+        raise ValueError("head_mask is not supported by LayoutLMv2 (the reference ignores it too); pass None")
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError("pass exactly one of input_ids and inputs_embeds")
+    batch, length = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
+    device = input_ids.device if input_ids is not None else inputs_embeds.device
+    if input_ids is not None:
+        check_ids("input_ids", input_ids, config.vocab_size, batch, length, "vocab_size")
+    zeros = lambda *shape: torch.zeros(*shape, dtype=torch.long, device=device)  # noqa: E731
+    bbox = zeros(batch, length, 4) if bbox is None else bbox
+    check_bbox(bbox, batch, length)
+    attention_mask = torch.ones(batch, length, dtype=torch.long, device=device) if attention_mask is None \
+        else attention_mask
+    if tuple(attention_mask.shape) != (batch, length):
+        raise ValueError(f"attention_mask must have shape ({batch}, {length}), got {tuple(attention_mask.shape)}")
+    token_type_ids = zeros(batch, length) if token_type_ids is None else token_type_ids
+    check_ids("token_type_ids", token_type_ids, config.type_vocab_size, batch, length, "type_vocab_size")
+    if position_ids is None:
+        if length > config.max_position_embeddings:
+            raise ValueError(f"sequence length {length} exceeds max_position_embeddings="
+                             f"{config.max_position_embeddings}; truncate or use stride windows")
+        position_ids = torch.arange(length, device=device).expand(batch, length)
+    check_ids("position_ids", position_ids, config.max_position_embeddings, batch, length, "max_position_embeddings")
+    if image is not None and not isinstance(image, torch.Tensor):
+        image = torch.as_tensor(image)
+    check_image(image, batch)
+    return TextInputs(batch, length, bbox, attention_mask, token_type_ids, position_ids, image)

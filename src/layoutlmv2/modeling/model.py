@@ -30,7 +30,7 @@ from ..configuration import LayoutLMv2Config
 from .embeddings import LayoutLMv2Embeddings, visual_token_boxes
 from .encoder import LayoutLMv2Encoder
 from .fpn import FeaturePyramid
-from .input_checks import check_bbox, check_ids, check_image
+from .input_checks import complete_inputs
 from .outputs import BaseModelOutputWithPooling
 from .relative_position import RelativePositionBias
 from .visual_backbone import VisualBackbone
@@ -215,54 +215,27 @@ class LayoutLMv2Model(LayoutLMv2PreTrainedModel):
         output_attentions = config.output_attentions if output_attentions is None else output_attentions
         output_hidden_states = config.output_hidden_states if output_hidden_states is None else output_hidden_states
         return_dict = config.use_return_dict if return_dict is None else return_dict
-        if head_mask is not None:
-            raise ValueError("head_mask is not supported by LayoutLMv2 (the reference ignores it too); pass None")
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids and inputs_embeds")
-        batch, length = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
-        device = input_ids.device if input_ids is not None else inputs_embeds.device
-        if input_ids is not None:
-            check_ids("input_ids", input_ids, config.vocab_size, batch, length, "vocab_size")
+        x = complete_inputs(config, input_ids, inputs_embeds, bbox, image, attention_mask, token_type_ids,
+                            position_ids, head_mask)
 
-        if bbox is None:
-            bbox = torch.zeros(batch, length, 4, dtype=torch.long, device=device)
-        check_bbox(bbox, batch, length)
-        if attention_mask is None:
-            attention_mask = torch.ones(batch, length, dtype=torch.long, device=device)
-        if tuple(attention_mask.shape) != (batch, length):
-            raise ValueError(f"attention_mask must have shape ({batch}, {length}), got {tuple(attention_mask.shape)}")
-        if token_type_ids is None:
-            token_type_ids = torch.zeros(batch, length, dtype=torch.long, device=device)
-        check_ids("token_type_ids", token_type_ids, config.type_vocab_size, batch, length, "type_vocab_size")
-        if position_ids is None:
-            if length > config.max_position_embeddings:
-                raise ValueError(f"sequence length {length} exceeds max_position_embeddings="
-                                 f"{config.max_position_embeddings}; truncate or use stride windows")
-            position_ids = torch.arange(length, device=device).expand(batch, length)
-        check_ids("position_ids", position_ids, config.max_position_embeddings, batch, length, "max_position_embeddings")
-        if image is not None and not isinstance(image, torch.Tensor):
-            image = torch.as_tensor(image)
-        check_image(image, batch)
-
-        text = self.embeddings(input_ids, bbox, position_ids, token_type_ids, inputs_embeds)  # (B, L, H)
-        visual = self.visual_embeddings(image)  # (B, V, H)
+        text = self.embeddings(input_ids, x.bbox, x.position_ids, x.token_type_ids, inputs_embeds)  # (B, L, H)
+        visual = self.visual_embeddings(x.image)  # (B, V, H)
         count = visual.shape[1]
         hidden_states = torch.cat([text, visual], dim=1)  # (B, L + V, H)
 
-        final_bbox = torch.cat([bbox, self.visual_bbox.to(bbox.dtype).expand(batch, count, 4)], dim=1)
-        visual_positions = torch.arange(count, device=device).expand(batch, count)
-        final_positions = torch.cat([position_ids, visual_positions], dim=1)
+        final_bbox = torch.cat([x.bbox, self.visual_bbox.to(x.bbox.dtype).expand(x.batch, count, 4)], dim=1)
+        visual_positions = torch.arange(count, device=visual.device).expand(x.batch, count)
+        final_positions = torch.cat([x.position_ids, visual_positions], dim=1)  # visual positions restart at 0
         padding_mask = torch.cat(
-            [attention_mask == 0, torch.zeros(batch, count, dtype=torch.bool, device=device)], dim=1
+            [x.attention_mask == 0, torch.zeros(x.batch, count, dtype=torch.bool, device=visual.device)], dim=1
         )[:, None, None, :]  # (B, 1, 1, L + V), True on padded keys
 
         sequence_output, all_hidden, all_attentions = self.encoder(
             hidden_states, padding_mask, final_bbox, final_positions, output_attentions, output_hidden_states
         )
-        pooled_output = self.pooler(sequence_output)
         outputs = BaseModelOutputWithPooling(
             last_hidden_state=sequence_output,
-            pooler_output=pooled_output,
+            pooler_output=self.pooler(sequence_output),
             hidden_states=all_hidden,
             attentions=all_attentions,
             visual_embeddings=visual if return_visual_embeddings else None,

@@ -18,8 +18,7 @@ import torch.nn.functional as F
 
 from .. import registry
 from ..data import Document, decode_sroie_fields
-from ..deployment.batching import length_batches
-from ..deployment.worker_pool import check_workers, run_batches
+from ..deployment.batching import run_length_sorted
 from . import metrics
 from .windows import IGNORE_INDEX, Encoded, collate, encode_documents
 
@@ -71,18 +70,18 @@ class Task:
         """
         from tqdm.auto import tqdm
 
-        check_workers(workers)
         windows = encoded.windows
-        groups = length_batches([len(w.input_ids) for w in windows], batch_size)
-        batches = [self.model_inputs(collate([windows[i] for i in group], encoded.pages)) for group in groups]
         was_training = model.training
         model.eval()
         results: list[Optional[dict[str, torch.Tensor]]] = [None] * len(windows)
         try:
-            finished = run_batches(model, batches, workers, autocast)
-            for index, outputs in tqdm(finished, total=len(batches), desc="predict", disable=not progress,
-                                       leave=False):
-                for i, window_index in enumerate(groups[index]):
+            finished = run_length_sorted(
+                model, [len(w.input_ids) for w in windows],
+                lambda group: self.model_inputs(collate([windows[i] for i in group], encoded.pages)),
+                batch_size, workers, autocast)
+            total = -(-len(windows) // batch_size)
+            for group, _, outputs in tqdm(finished, total=total, desc="predict", disable=not progress, leave=False):
+                for i, window_index in enumerate(group):
                     results[window_index] = self._window_result(outputs, i, len(windows[window_index].input_ids))
         finally:
             model.train(was_training)
