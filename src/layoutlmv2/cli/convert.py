@@ -22,6 +22,8 @@ from typing import Dict, List, Mapping, Optional, Sequence
 
 import torch
 
+from .. import registry
+from ..checkpoints.conversion import legacy_entries, ours_to_original, uses_original_naming
 from ..checkpoints.io import (
     WEIGHT_FILES,
     describe_keys,
@@ -31,7 +33,6 @@ from ..checkpoints.io import (
     write_state_dict,
 )
 from ..configuration import CONFIG_NAME, LayoutLMv2Config
-from ..checkpoints.conversion import legacy_entries, ours_to_original, uses_original_naming
 from ..hub import resolve_file
 
 # Files a model folder carries besides config and weights; copied along when present.
@@ -48,27 +49,20 @@ class ConversionError(Exception):
 
 def model_class_for(shapes: Mapping[str, Sequence[int]], config: LayoutLMv2Config):
     """The model class a state dict belongs to, told from its head keys ({key: shape}, either naming)."""
-    from ..modeling.heads import (
-        LayoutLMv2ForQuestionAnswering,
-        LayoutLMv2ForSequenceClassification,
-        LayoutLMv2ForTokenClassification,
-    )
-    from ..modeling.model import LayoutLMv2Model
-
     if "qa_outputs.weight" in shapes:
-        return LayoutLMv2ForQuestionAnswering
+        return registry.TASKS["question-answering"].model_class
     if "classifier.weight" in shapes:
         width = int(shapes["classifier.weight"][-1])
         if width == 3 * config.hidden_size:
-            return LayoutLMv2ForSequenceClassification
+            return registry.TASKS["sequence-classification"].model_class
         if width == config.hidden_size:
-            return LayoutLMv2ForTokenClassification
+            return registry.TASKS["token-classification"].model_class
         raise ConversionError(
             f"classifier.weight has {width} input features: neither hidden_size ({config.hidden_size}, token "
             f"classification) nor 3 * hidden_size (sequence classification); does config.json fit?")
     if any(k.startswith("layoutlmv2.") for k in shapes):
         raise ConversionError("the checkpoint has layoutlmv2.* keys but no known task head (classifier.*, qa_outputs.*)")
-    return LayoutLMv2Model
+    return registry.TASKS["base"].model_class
 
 
 def _read_config(source: str, hub_kwargs: dict) -> dict:
