@@ -96,31 +96,18 @@ def encode_documents(
         raise ValueError(f"stride must be in 0..max_length-1, got stride={stride} max_length={max_length}")
     windows: list[Window] = []
     pages: list[np.ndarray] = []
+    page_sequence = 1 if with_question else 0  # which sequence of the encoding holds the page words
     for index, document in enumerate(documents):
         if not document.words:
             logger.warning("document %s has no words: it is encoded as an empty page", document.id)
         if load_images:
             pages.append(_page_pixels(image_processor, document))
-        words = list(document.words) or [""]
-        boxes = [list(map(int, box)) for box in document.boxes] or [[0, 0, 0, 0]]
-        common = dict(boxes=boxes, max_length=max_length, stride=stride, return_overflowing_tokens=True,
-                      return_offsets_mapping=True)
-        if with_question:
-            if document.question is None:
-                raise ValueError(f"document {document.id!r} has no question")
-            encoding = tokenizer(document.question, words, truncation="only_second", **common)
-        else:
-            encoding = tokenizer(words, truncation=True, **common)
+        encoding = _tokenize(document, tokenizer, max_length, stride, with_question)
         count = len(encoding["input_ids"])
-        page_sequence = 1 if with_question else 0
-        word_ends: dict[int, int] = {}  # word -> furthest character offset reached by its tokens
-        for w in range(count):
-            for word, seq, (_, stop) in zip(encoding.word_ids(w), encoding.sequence_ids(w), encoding["offset_mapping"][w]):
-                if seq == page_sequence and word is not None:
-                    word_ends[word] = max(word_ends.get(word, 0), stop)
+        word_ends = _word_ends(encoding, count, page_sequence)
         for w in range(count if not single_window else 1):
-            sequence = encoding.sequence_ids(w)
-            word_ids = [word if seq == page_sequence else None for word, seq in zip(encoding.word_ids(w), sequence)]
+            word_ids = [word if seq == page_sequence else None
+                        for word, seq in zip(encoding.word_ids(w), encoding.sequence_ids(w))]
             window = Window(
                 doc_index=index,
                 input_ids=list(encoding["input_ids"][w]),
@@ -129,18 +116,50 @@ def encode_documents(
                 attention_mask=list(encoding["attention_mask"][w]),
                 word_ids=word_ids,
             )
-            offsets = encoding["offset_mapping"][w]
-            if word_label2id is not None and document.word_labels is not None:
-                window.targets["labels"] = token_labels(word_ids, offsets, document.word_labels, word_label2id)
-            if label2id is not None and document.label is not None:
-                if document.label not in label2id:
-                    raise ValueError(f"document {document.id!r} has label {document.label!r}, not in {sorted(label2id)}")
-                window.targets["label"] = label2id[document.label]
-            if with_question and document.answer_span is not None:
-                start, end = answer_token_span(word_ids, offsets, document.answer_span, word_ends)
-                window.targets["start_positions"], window.targets["end_positions"] = start, end
+            window.targets = _targets(document, word_ids, encoding["offset_mapping"][w], word_ends,
+                                      word_label2id, label2id, with_question)
             windows.append(window)
     return Encoded(windows=windows, pages=pages)
+
+
+def _tokenize(document: Document, tokenizer, max_length: int, stride: int, with_question: bool):
+    """All windows of one page (overflowing tokens with `stride`), the question first for QA."""
+    words = list(document.words) or [""]
+    boxes = [list(map(int, box)) for box in document.boxes] or [[0, 0, 0, 0]]
+    common = dict(boxes=boxes, max_length=max_length, stride=stride, return_overflowing_tokens=True,
+                  return_offsets_mapping=True)
+    if not with_question:
+        return tokenizer(words, truncation=True, **common)
+    if document.question is None:
+        raise ValueError(f"document {document.id!r} has no question")
+    return tokenizer(document.question, words, truncation="only_second", **common)
+
+
+def _word_ends(encoding, count: int, page_sequence: int) -> dict[int, int]:
+    """Word -> the furthest character offset its tokens reach over all windows (where an answer ends)."""
+    word_ends: dict[int, int] = {}
+    for w in range(count):
+        for word, seq, (_, stop) in zip(encoding.word_ids(w), encoding.sequence_ids(w), encoding["offset_mapping"][w]):
+            if seq == page_sequence and word is not None:
+                word_ends[word] = max(word_ends.get(word, 0), stop)
+    return word_ends
+
+
+def _targets(document: Document, word_ids, offsets, word_ends: dict[int, int],
+             word_label2id: Optional[dict[str, int]], label2id: Optional[dict[str, int]],
+             with_question: bool) -> dict[str, Any]:
+    """The training targets of one window, for whichever of the three tasks the arguments ask."""
+    targets: dict[str, Any] = {}
+    if word_label2id is not None and document.word_labels is not None:
+        targets["labels"] = token_labels(word_ids, offsets, document.word_labels, word_label2id)
+    if label2id is not None and document.label is not None:
+        if document.label not in label2id:
+            raise ValueError(f"document {document.id!r} has label {document.label!r}, not in {sorted(label2id)}")
+        targets["label"] = label2id[document.label]
+    if with_question and document.answer_span is not None:
+        targets["start_positions"], targets["end_positions"] = answer_token_span(
+            word_ids, offsets, document.answer_span, word_ends)
+    return targets
 
 
 def token_labels(word_ids: Sequence[Optional[int]], offsets: Sequence[Sequence[int]],
