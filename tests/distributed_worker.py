@@ -73,13 +73,12 @@ def half(batch: Dict[str, torch.Tensor], rank: int, world_size: int = 2) -> Dict
 def build_model(seed: int = 0):
     """The small token-classification model, dropout off, the same weights for the same seed."""
     from layoutlmv2 import LayoutLMv2Config, LayoutLMv2ForTokenClassification
-    from layoutlmv2.configuration import DEFAULT_DETECTRON2_CONFIG
+    from layoutlmv2.configuration import backbone_preset
 
     config = LayoutLMv2Config(
         hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, coordinate_size=12,
         shape_size=8, hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0, num_labels=len(FUNSD_LABELS),
-        detectron2_config_args={**DEFAULT_DETECTRON2_CONFIG, "MODEL.RESNETS.DEPTH": 50,
-                                "MODEL.RESNETS.NUM_GROUPS": 32, "MODEL.RESNETS.WIDTH_PER_GROUP": 4},
+        detectron2_config_args=backbone_preset("resnext50_32x4d"),
     )
     torch.manual_seed(seed)
     return LayoutLMv2ForTokenClassification(config).train()
