@@ -9,7 +9,7 @@
 4. Run a document page through the processor (Tesseract OCR included) and the model: a FUNSD
    page when ../shared/data is present, else a form page rendered here.
 
-Run: ``python -m layoutlmv2.demo [--work-dir DIR] [--image PAGE.png]``
+Run: ``python examples/demo.py [--work-dir DIR] [--image PAGE.png]``
 """
 
 from __future__ import annotations
