@@ -156,10 +156,10 @@ def readme_section(results: dict, table: str) -> str:
         "Full-size base model (ResNeXt-101 32x8d FPN + 12 x 768) on CPU, 50 FUNSD test pages, words and "
         "boxes from the annotations. The baseline is the transformers recipe run with our model: one page at a "
         "time padded to 512 tokens, eager attention, `torch.no_grad` (and the backbone twice for sequence "
-        "classification). Ours: `layoutlmv2.batching.predict` (length-sorted batches, no compute on padding), "
+        "classification). Ours: `layoutlmv2.deployment.batching.predict` (length-sorted batches, no compute on padding), "
         "SDPA attention, `torch.inference_mode`, one backbone pass; optional int8 encoder / bfloat16 visual "
-        "stream from `layoutlmv2.quantization`; or the exported graph in ONNX Runtime "
-        "(`layoutlmv2.onnx_model.OnnxModel`, fp32 or int8 from `layoutlmv2.onnx_quantization`). "
+        "stream from `layoutlmv2.deployment.torch_quantization`; or the exported graph in ONNX Runtime "
+        "(`layoutlmv2.deployment.onnx_model.OnnxModel`, fp32 or int8 from `layoutlmv2.deployment.onnx_quantization`). "
         "Every ratio is against the baseline timed in the same run.",
         "",
         efficiency,
