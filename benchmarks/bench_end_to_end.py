@@ -97,7 +97,7 @@ def padded_sdpa_outputs(model, encodings, head: str) -> tuple:
 
 
 def batched_outputs(model, encodings, batch_size: int, autocast: bool = False, workers: int = 1) -> tuple:
-    """`layoutlmv2.batching.predict`: no padding beyond each length-sorted batch's longest page.
+    """`layoutlmv2.deployment.batching.predict`: no padding beyond each length-sorted batch's longest page.
 
     With `workers` > 1 the warm-up uses as many workers. PyTorch's worker processes start anew in
     every call, so the timing includes starting them; ONNX Runtime's worker threads reuse the
