@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT / "src"), str(ROOT / "tests"), str(ROOT / "tests" / "modeling")]
 
 from golden import build_model, cases, is_full_size, load_case, tolerance  # noqa: E402
 from test_parity import max_diff, run_case  # noqa: E402
