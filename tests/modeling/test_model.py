@@ -99,10 +99,49 @@ def test_hidden_states_and_attentions(model, inputs, reference):
         assert probs[1, :, :, LENGTH - 3:LENGTH].min() > 0
     # output_attentions runs the eager path; it must agree with the default (sdpa) result
     assert (out.last_hidden_state - reference.last_hidden_state).abs().max() <= 1e-4
-    # hidden_states[0] is the encoder input: text embeddings then visual embeddings
-    embeddings = model.embeddings(inputs["input_ids"], inputs["bbox"], torch.arange(LENGTH).expand(2, LENGTH),
-                                  inputs["token_type_ids"])
-    assert torch.allclose(out.hidden_states[0][:, :LENGTH], embeddings, atol=1e-6, rtol=0)
+    # hidden_states[0] is the encoder input: text embeddings then visual embeddings, as written out here
+    text, visual = embeddings_by_hand(model, inputs)
+    assert (out.hidden_states[0][:, :LENGTH].double() - text).abs().max() <= 1e-5
+    assert (out.hidden_states[0][:, LENGTH:].double() - visual).abs().max() <= 1e-5
+
+
+def _layer_norm(x, norm):
+    """LayerNorm spelled out: biased variance over the last dimension, then the affine terms."""
+    mean = x.mean(-1, keepdim=True)
+    variance = ((x - mean) ** 2).mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(variance + norm.eps) * norm.weight.detach().double() + norm.bias.detach().double()
+
+
+def embeddings_by_hand(model, inputs):
+    """The encoder input from the weight tables (float64), as the LayoutLMv2 paper and transformers define it.
+
+    Text token: word + position (0..L-1) + [x0, y0, x1, y1, h, w] layout rows concatenated + token type,
+    then LayerNorm. Visual token k of the 7x7 grid: projected pooled feature + position k + the layout
+    rows of its grid cell (boundaries 1000 * i // 7) + the visual segment vector, then visual LayerNorm.
+    """
+    tables = {name: module.weight.detach().double() for name, module in model.embeddings.named_children()
+              if isinstance(module, torch.nn.Embedding)}
+
+    def layout(bbox):
+        x0, y0, x1, y1 = bbox.unbind(-1)
+        x, y = tables["x_position_embeddings"], tables["y_position_embeddings"]
+        h, w = tables["h_position_embeddings"], tables["w_position_embeddings"]
+        return torch.cat([x[x0], y[y0], x[x1], y[y1], h[y1 - y0], w[x1 - x0]], dim=-1)
+
+    ids, bbox, types = inputs["input_ids"], inputs["bbox"], inputs["token_type_ids"]
+    text = (tables["word_embeddings"][ids] + tables["position_embeddings"][:ids.shape[1]] + layout(bbox)
+            + tables["token_type_embeddings"][types])
+    text = _layer_norm(text, model.embeddings.LayerNorm)
+
+    edges = [1000 * i // 7 for i in range(8)]
+    cells = torch.tensor([[edges[c], edges[r], edges[c + 1], edges[r + 1]] for r in range(7) for c in range(7)])
+    with torch.no_grad():
+        pooled = model.visual(inputs["image"]).double()  # (B, 49, C): the trunk has its own golden tests
+    projected = pooled @ model.visual_proj.weight.detach().double().T + model.visual_proj.bias.detach().double()
+    visual = projected + tables["position_embeddings"][:VISUAL] + layout(cells)
+    if model.visual_segment_embedding is not None:
+        visual = visual + model.visual_segment_embedding.detach().double()
+    return text, _layer_norm(visual, model.visual_LayerNorm)
 
 
 def test_inputs_embeds_equals_input_ids(model, inputs, reference):

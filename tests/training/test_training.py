@@ -43,14 +43,53 @@ def funsd_train(funsd_dir):
 # ----------------------------------------------------------------------------- text init
 
 
-def test_key_bias_is_dropped_exactly_by_the_softmax():
-    """softmax(q . (k + b)) == softmax(q . k) for every query row: the claim behind fused qkv."""
-    torch.manual_seed(0)
-    q, k, b = torch.randn(5, 16, dtype=torch.float64), torch.randn(7, 16, dtype=torch.float64), torch.randn(16, dtype=torch.float64)
-    with_bias = torch.softmax(q @ (k + b).T, dim=-1)
-    without = torch.softmax(q @ k.T, dim=-1)
-    assert not torch.allclose(q @ (k + b).T, q @ k.T)  # the scores do differ ...
-    torch.testing.assert_close(with_bias, without, rtol=0, atol=1e-12)  # ... the probabilities do not
+def _cross_entropy_by_hand(logits, targets, smoothing, ignore_index=-100):
+    """Mean over kept rows of (1 - eps) * -log p[target] + eps * mean_k -log p[k], in float64."""
+    logits, targets = logits.double().reshape(-1, logits.shape[-1]), targets.reshape(-1)
+    keep = targets != ignore_index
+    logits, targets = logits[keep], targets[keep]
+    log_probs = logits - logits.exp().sum(-1, keepdim=True).log()
+    nll = -log_probs[torch.arange(len(targets)), targets]
+    uniform = -log_probs.mean(-1)
+    return ((1 - smoothing) * nll + smoothing * uniform).mean()
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_task_losses_equal_cross_entropy_written_out(smoothing):
+    """Each task's loss (ignore_index -100, label smoothing) against the formula spelled out above."""
+    from types import SimpleNamespace
+
+    g = torch.Generator().manual_seed(0)
+    token = make_task("token-classification", dataset="funsd", label_smoothing=smoothing)
+    logits = torch.randn(2, 6, len(FUNSD_LABELS), generator=g)
+    labels = torch.randint(0, len(FUNSD_LABELS), (2, 6), generator=g)
+    labels[0, 4:] = labels[1, 0] = -100  # padding and continuation sub-words
+    got = token.loss(SimpleNamespace(logits=logits), {"labels": labels})
+    torch.testing.assert_close(got.double(), _cross_entropy_by_hand(logits, labels, smoothing), rtol=1e-6, atol=1e-6)
+    changed = labels.clone()
+    changed[0, 4:] = 0  # ignored positions must not count ...
+    assert not torch.isclose(token.loss(SimpleNamespace(logits=logits), {"labels": changed}), got)
+    logits_changed = logits.clone()
+    logits_changed[0, 4:] += 100.0  # ... whatever their logits
+    torch.testing.assert_close(token.loss(SimpleNamespace(logits=logits_changed), {"labels": labels}), got)
+
+    sequence = make_task("sequence-classification", labels=["a", "b", "c"], label_smoothing=smoothing)
+    logits, labels = torch.randn(4, 3, generator=g), torch.tensor([0, 2, 1, 2])
+    got = sequence.loss(SimpleNamespace(logits=logits), {"labels": labels})
+    torch.testing.assert_close(got.double(), _cross_entropy_by_hand(logits, labels, smoothing), rtol=1e-6, atol=1e-6)
+
+    qa = make_task("question-answering", label_smoothing=smoothing)
+    start, end = torch.randn(3, 10, generator=g), torch.randn(3, 10, generator=g)
+    starts, ends = torch.tensor([1, 4, 0]), torch.tensor([2, 9, 0])
+    got = qa.loss(SimpleNamespace(start_logits=start, end_logits=end), {"start_positions": starts, "end_positions": ends})
+    expected = (_cross_entropy_by_hand(start, starts, smoothing) + _cross_entropy_by_hand(end, ends, smoothing)) / 2
+    torch.testing.assert_close(got.double(), expected, rtol=1e-6, atol=1e-6)
+
+
+def test_label_smoothing_outside_zero_one_is_refused():
+    for bad in (-0.1, 1.0):
+        with pytest.raises(ValueError, match="label_smoothing must be in"):
+            make_task("token-classification", dataset="funsd", label_smoothing=bad)
 
 
 def test_mapped_bert_layer_matches_transformers_bert_layer():
