@@ -232,7 +232,7 @@ def test_save_and_load_both_ways(ref, fast, slow, tmp_path):
         loaded = loader.from_pretrained(tmp_path / "reference", pad_token_label=-7)
         assert loaded.pad_token_label == -7 and loaded.vocab_size == 30522
         assert dict(loaded(words, boxes=boxes)) == dict(ref(words, boxes=boxes))
-    with pytest.raises(ValueError, match="not a folder"):
+    with pytest.raises(FileNotFoundError, match="neither a local folder nor a hub id"):
         LayoutLMv2TokenizerFast.from_pretrained(tmp_path / "does-not-exist")
 
 

@@ -17,6 +17,7 @@ from typing import Any, Optional, Union
 import numpy as np
 from PIL import Image
 
+from ..hub import pop_hub_kwargs, resolve_folder
 from .ocr import apply_tesseract_batch
 
 logger = logging.getLogger(__name__)
@@ -294,9 +295,8 @@ class LayoutLMv2ImageProcessor:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Union[str, os.PathLike], **kwargs: Any):
         """Load from a folder's preprocessor_config.json (or processor_config.json's image_processor)."""
-        from .tokenization_base import _resolve_folder
-
-        folder = _resolve_folder(pretrained_model_name_or_path, (CONFIG_FILE, PROCESSOR_CONFIG_FILE))
+        folder = resolve_folder(pretrained_model_name_or_path, (CONFIG_FILE, PROCESSOR_CONFIG_FILE),
+                                **pop_hub_kwargs(kwargs))
         if (folder / CONFIG_FILE).is_file():
             config = json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8"))
         elif (folder / PROCESSOR_CONFIG_FILE).is_file():

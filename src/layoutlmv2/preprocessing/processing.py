@@ -15,6 +15,7 @@ from typing import Any, Optional, Union
 
 import numpy as np
 
+from ..hub import HUB_ARGUMENTS
 from .image_processing import LayoutLMv2ImageProcessor
 from .tokenization_base import BatchEncoding, LayoutLMv2TokenizerBase
 
@@ -162,6 +163,7 @@ class LayoutLMv2Processor:
             from .tokenization import LayoutLMv2Tokenizer as tokenizer_class
         image_keys = {"do_resize", "size", "resample", "apply_ocr", "ocr_lang", "tesseract_config", "num_workers"}
         image_kwargs = {k: kwargs.pop(k) for k in list(kwargs) if k in image_keys}
+        image_kwargs.update({k: kwargs[k] for k in HUB_ARGUMENTS if k in kwargs})  # both read the same repo
         image_processor = LayoutLMv2ImageProcessor.from_pretrained(pretrained_model_name_or_path, **image_kwargs)
         tokenizer = tokenizer_class.from_pretrained(pretrained_model_name_or_path, **kwargs)
         return cls(image_processor=image_processor, tokenizer=tokenizer)

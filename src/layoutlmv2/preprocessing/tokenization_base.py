@@ -18,6 +18,8 @@ from typing import Any, Iterable, Optional, Sequence, Union
 
 import numpy as np
 
+from ..hub import pop_hub_kwargs, resolve_folder
+
 logger = logging.getLogger(__name__)
 
 VOCAB_FILE = "vocab.txt"
@@ -858,8 +860,8 @@ class LayoutLMv2TokenizerBase:
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Union[str, os.PathLike], **kwargs: Any):
         """Load from a folder holding vocab.txt and/or tokenizer.json (+ tokenizer_config.json)."""
-        folder = _resolve_folder(pretrained_model_name_or_path,
-                                 (VOCAB_FILE, TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_FILE))
+        folder = resolve_folder(pretrained_model_name_or_path,
+                                (VOCAB_FILE, TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_FILE), **pop_hub_kwargs(kwargs))
         config: dict = {}
         if (folder / CONFIG_FILE).is_file():
             config.update(json.loads((folder / CONFIG_FILE).read_text(encoding="utf-8")))
@@ -885,28 +887,6 @@ class LayoutLMv2TokenizerBase:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(name_or_path={self.name_or_path!r}, vocab_size={self.vocab_size}, "
                 f"model_max_length={self.model_max_length}, do_lower_case={self.do_lower_case})")
-
-
-def _resolve_folder(name_or_path: Union[str, os.PathLike], files: Sequence[str]) -> Path:
-    """A local folder, or a Hub repo id fetched (or read from cache) with huggingface_hub."""
-    folder = Path(name_or_path)
-    if folder.is_dir():
-        return folder
-    if folder.exists() or os.sep in str(name_or_path) and str(name_or_path).count("/") > 1:
-        raise ValueError(f"{str(name_or_path)!r} is not a folder")
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError:  # pragma: no cover
-        raise ValueError(f"{str(name_or_path)!r} is not a folder (and huggingface_hub is not installed)") from None
-    found = None
-    for name in files:
-        try:
-            found = Path(hf_hub_download(str(name_or_path), name)).parent
-        except Exception:  # a missing optional file, or no network
-            continue
-    if found is None:
-        raise ValueError(f"{str(name_or_path)!r} is neither a local folder nor a reachable Hub repository")
-    return found
 
 
 def _as_id_list(ids: Any) -> list:
