@@ -1,36 +1,9 @@
 """The shared record and box helpers: normalisation must always give a valid 0..1000 box."""
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from PIL import Image
 
-from layoutlmv2.data import Document, find_word_span, normalize_box, quad_to_box, split_line_box
-
-coordinate = st.floats(min_value=-500, max_value=5000, allow_nan=False)
-size = st.integers(min_value=1, max_value=4000)
-
-
-def test_normalize_box_scales_like_the_layoutlm_funsd_script():
-    assert normalize_box([95, 355, 169, 370], 762, 1000) == [124, 355, 221, 370]
-
-
-def test_normalize_box_clamps_and_orders():
-    assert normalize_box([820, -5, 10, 1200], 800, 1000) == [12, 0, 1000, 1000]
-
-
-@given(st.lists(coordinate, min_size=4, max_size=4), size, size)
-def test_normalize_box_always_valid(box, width, height):
-    x0, y0, x1, y1 = normalize_box(box, width, height)
-    assert all(isinstance(v, int) for v in (x0, y0, x1, y1))
-    assert 0 <= x0 <= x1 <= 1000 and 0 <= y0 <= y1 <= 1000
-
-
-@pytest.mark.parametrize("box, width, height", [([1, 2, 3], 10, 10), ([1, 2, 3, 4], 0, 10)])
-def test_normalize_box_rejects_bad_input(box, width, height):
-    with pytest.raises(ValueError, match="box|size"):
-        normalize_box(box, width, height)
-
+from layoutlmv2.data import Document, find_word_span, quad_to_box, split_line_box
 
 def test_quad_to_box_takes_the_bounding_rectangle():
     assert quad_to_box([10, 5, 50, 7, 48, 30, 9, 28]) == [9, 5, 50, 30]

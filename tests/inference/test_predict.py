@@ -14,7 +14,8 @@ from layoutlmv2 import (
     LayoutLMv2ForSequenceClassification,
     LayoutLMv2ForTokenClassification,
 )
-from layoutlmv2.data import FORMS_VS_RECEIPTS_LABELS, FUNSD_LABELS, normalize_box
+from layoutlmv2.boxes import normalize_box
+from layoutlmv2.data import FORMS_VS_RECEIPTS_LABELS, FUNSD_LABELS
 from layoutlmv2.inference.drawing import PALETTE, draw_labels, label_type
 from layoutlmv2.inference.predictor import Predictor, draw_prediction, read_words_json
 from layoutlmv2.training.recipe import apply_visual_mode, build_processor
@@ -67,7 +68,7 @@ def test_token_classification_on_a_png_with_pixel_words(token_model, funsd_page,
     width, height = Image.open(image_path).size
     assert record["file"] == str(image_path) and record["page"] == 1 and record["size"] == [width, height]
     assert record["task"] == "token-classification" and record["words"] == words
-    assert record["boxes"] == [normalize_box(b, width, height) for b in boxes]
+    assert record["boxes"] == [normalize_box(b, width, height, clamp=True) for b in boxes]
     assert len(record["labels"]) == len(record["scores"]) == len(words)
     assert set(record["labels"]) <= set(FUNSD_LABELS)
     assert all(0.0 <= s <= 1.0 for s in record["scores"])

@@ -7,7 +7,7 @@ Kleister-NDA are read from their published formats but no copy is available here
 from .cord import CORD_CATEGORIES, CORD_LABELS, load_cord, read_cord_json
 from .derived import FORMS_VS_RECEIPTS_LABELS, FUNSD_QA_TEMPLATE, load_forms_vs_receipts, load_funsd_qa
 from .docvqa import load_docvqa, load_docvqa_split, read_docvqa_ocr
-from .document import Document, find_word_span, image_size, normalize_box, quad_to_box, split_line_box
+from .document import Document, find_word_span, image_size, quad_to_box, split_line_box
 from .funsd import FUNSD_ENTITY_TYPES, FUNSD_LABELS, load_funsd
 from .kleister_nda import (
     KLEISTER_LABELS,
@@ -35,6 +35,6 @@ __all__ = [
     "RVL_CDIP_CLASSES", "SROIE_FIELDS", "SROIE_LABELS", "decode_sroie_fields", "find_word_span",
     "format_expected_line", "image_size", "label_sroie_lines", "load_cord", "load_docvqa", "load_docvqa_split",
     "load_forms_vs_receipts", "load_funsd", "load_funsd_qa", "load_kleister_nda", "load_kleister_nda_tagged", "load_rvl_cdip",
-    "load_sroie", "normalize_box", "parse_expected_line", "parse_sroie_box_file", "quad_to_box",
+    "load_sroie", "parse_expected_line", "parse_sroie_box_file", "quad_to_box",
     "read_cord_json", "read_docvqa_ocr", "read_sroie_entities", "split_line_box",
 ]  # fmt: skip

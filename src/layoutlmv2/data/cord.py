@@ -18,7 +18,8 @@ import logging
 from pathlib import Path
 from typing import Union
 
-from .document import Document, normalize_box
+from ..boxes import normalize_box
+from .document import Document
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def read_cord_json(path: Union[str, Path], image_path: Union[str, Path, None] = 
             except (KeyError, TypeError, ValueError) as error:
                 raise ValueError(f"{path}: valid_line[{number}] word {text!r} has a bad quad") from error
             words.append(text)
-            boxes.append(normalize_box([min(xs), min(ys), max(xs), max(ys)], width, height))
+            boxes.append(normalize_box([min(xs), min(ys), max(xs), max(ys)], width, height, clamp=True))
             tags.append(("B-" if first else "I-") + category.upper())
             is_key.append(bool(word.get("is_key", 0)))
             group_ids.append(line.get("group_id"))

@@ -52,26 +52,6 @@ def image_size(path: Path) -> tuple[int, int]:
         return image.size
 
 
-def normalize_box(box: Sequence[float], width: float, height: float) -> Box:
-    """Pixel ``[x0, y0, x1, y1]`` -> ints on the 0..1000 grid LayoutLM's embeddings expect.
-
-    Coordinates are clamped to the page and swapped if reversed, so the result always has
-    ``0 <= x0 <= x1 <= 1000`` and the same for y (OCR boxes sometimes spill off the page).
-    """
-    if len(box) != 4:
-        raise ValueError(f"a box needs 4 numbers [x0, y0, x1, y1], got {list(box)!r}")
-    if width <= 0 or height <= 0:
-        raise ValueError(f"page size must be positive, got width={width!r} height={height!r}")
-    x0, y0, x1, y1 = box
-    x0, x1 = sorted((x0, x1))
-    y0, y1 = sorted((y0, y1))
-
-    def scale(value: float, size: float) -> int:
-        return min(1000, max(0, int(1000 * value / size)))
-
-    return [scale(x0, width), scale(y0, height), scale(x1, width), scale(y1, height)]
-
-
 def quad_to_box(points: Sequence[float]) -> list[float]:
     """Eight numbers ``x1, y1, ..., x4, y4`` (a possibly rotated quadrilateral) -> its bounding box."""
     if len(points) != 8:

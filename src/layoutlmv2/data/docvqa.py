@@ -23,7 +23,8 @@ import logging
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from .document import Document, find_word_span, normalize_box, quad_to_box
+from ..boxes import normalize_box
+from .document import Document, find_word_span, quad_to_box
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def read_docvqa_ocr(path: Union[str, Path]) -> tuple[list[str], list[list[int]],
             except (KeyError, TypeError, ValueError) as error:
                 raise ValueError(f"{path}: word {text!r} has a bad boundingBox") from error
             words.append(text)
-            boxes.append(normalize_box(box, width, height))
+            boxes.append(normalize_box(box, width, height, clamp=True))
     return words, boxes, (int(width), int(height))
 
 

@@ -18,7 +18,8 @@ import logging
 from pathlib import Path
 from typing import Union
 
-from .document import Document, image_size, normalize_box
+from ..boxes import normalize_box
+from .document import Document, image_size
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def _read_form(path: Path, image_path: Path) -> Document:
                 tags.append(("I-" if indices else "B-") + label.upper())
             indices.append(len(words))
             words.append(text)
-            boxes.append(normalize_box(word["box"], width, height))
+            boxes.append(normalize_box(word["box"], width, height, clamp=True))
         entities.append({"id": entity["id"], "label": label, "text": entity.get("text", ""), "words": indices})
         links.update((int(a), int(b)) for a, b in entity.get("linking", []))
     return Document(

@@ -39,7 +39,8 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
-from .document import Document, image_size, normalize_box, quad_to_box, split_line_box
+from ..boxes import normalize_box
+from .document import Document, image_size, quad_to_box, split_line_box
 
 logger = logging.getLogger(__name__)
 
@@ -121,7 +122,7 @@ def _read_receipt(stem: str, box_path: Path, image_path: Path, entities_path: Pa
     words, boxes, tags, line_index = [], [], [], []
     for number, ((line_words, word_boxes, _), word_tags) in enumerate(zip(lines, line_tags)):
         words.extend(line_words)
-        boxes.extend(normalize_box(box, width, height) for box in word_boxes)
+        boxes.extend(normalize_box(box, width, height, clamp=True) for box in word_boxes)
         tags.extend(word_tags)
         line_index.extend([number] * len(line_words))
     return Document(

@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 
 from PIL import Image
 
+from ..boxes import normalize_box
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["TesseractNotFoundError", "apply_tesseract", "apply_tesseract_batch", "normalize_box"]
@@ -33,16 +35,6 @@ _INSTALL_HINT = (
 
 class TesseractNotFoundError(EnvironmentError):
     """The Tesseract binary cannot be run (the message says how to install it)."""
-
-
-def normalize_box(box: Sequence[float], width: int, height: int) -> list:
-    """Pixel box -> 0..1000 box, truncating like transformers (``int(1000 * x / width)``)."""
-    return [
-        int(1000 * (box[0] / width)),
-        int(1000 * (box[1] / height)),
-        int(1000 * (box[2] / width)),
-        int(1000 * (box[3] / height)),
-    ]
 
 
 def _tesseract_cmd() -> str:
