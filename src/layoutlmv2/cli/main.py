@@ -46,7 +46,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient clipping (0: off)")
-    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (the same as --precision bf16)")
+    _device_flags(p)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--stride", type=int, default=128, help="tokens shared by consecutive windows of a long page")
@@ -69,6 +70,25 @@ def _train_parser(sub) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _device_flags(p) -> None:
+    """--device, --precision and --compile (train, evaluate and predict): `layoutlmv2.deployment.devices`."""
+    p.add_argument("--device", default="auto",
+                   help="auto (CUDA if available, else MPS, else CPU), cpu, cuda, cuda:N or mps")
+    p.add_argument("--precision", choices=["auto", "fp32", "bf16", "fp16"], default="auto",
+                   help="autocast precision (auto: fp32 on CPU/MPS; bf16 on CUDA, fp16 + GradScaler where the GPU "
+                        "lacks bf16); fp16 is refused on the CPU")
+    p.add_argument("--compile", action="store_true", help="torch.compile the model (off by default)")
+
+
+def _precision(args) -> str:
+    """--precision, with --bf16 as its alias for bf16."""
+    if getattr(args, "bf16", False):
+        if args.precision not in ("auto", "bf16"):
+            raise ValueError(f"--bf16 is --precision bf16, but --precision {args.precision} was also given")
+        return "bf16"
+    return args.precision
+
+
 ONNX_HELP = ("run this file (layoutlmv2-export of --model) in ONNX Runtime instead of PyTorch; "
              "--model still gives the config and the processor")
 WORKERS_HELP = ("workers that share the cores, each on its own batches (2 on 2 cores: ~1.15x one); "
@@ -85,7 +105,8 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--stride", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--limit", type=int)
-    p.add_argument("--bf16", action="store_true")
+    p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (the same as --precision bf16)")
+    _device_flags(p)
     p.add_argument("--workers", type=int, default=1, help=WORKERS_HELP)
     p.add_argument("--onnx", metavar="FILE", help=ONNX_HELP)
     p.add_argument("--output", help="also write the scores to this JSON file")
@@ -106,6 +127,7 @@ def _predict_parser(sub) -> None:
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--stride", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=4, help="windows per forward (of similar length)")
+    _device_flags(p)
     p.add_argument("--workers", type=int, default=1, help=WORKERS_HELP)
     p.add_argument("--onnx", metavar="FILE", help=ONNX_HELP)
 
@@ -134,7 +156,8 @@ def _train(args) -> int:
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_lr_scale=args.new_lr_scale,
         bias_lr_scale=args.bias_lr_scale,
         warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, grad_accum=args.grad_accum,
-        max_grad_norm=args.max_grad_norm, bf16=args.bf16, seed=args.seed, save_steps=args.save_steps,
+        max_grad_norm=args.max_grad_norm, precision=_precision(args), device=args.device, compile=args.compile,
+        seed=args.seed, save_steps=args.save_steps,
         progress=not args.no_progress,
     )
     print(json.dumps(summary, indent=2))
@@ -145,7 +168,8 @@ def _evaluate(args) -> int:
     from ..inference.evaluate import evaluate_model
 
     scores = evaluate_model(args.model, args.dataset, args.data_dir, args.split, args.max_length, args.stride,
-                            args.batch_size, args.limit, args.bf16, args.workers, onnx=args.onnx)
+                            args.batch_size, args.limit, workers=args.workers, onnx=args.onnx, device=args.device,
+                            precision=_precision(args), compile=args.compile)
     text = json.dumps(scores, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
@@ -157,7 +181,8 @@ def _predict(args) -> int:
     from ..inference.predictor import Predictor, draw_prediction
 
     predictor = Predictor(args.model, max_length=args.max_length, stride=args.stride, batch_size=args.batch_size,
-                          workers=args.workers, onnx=args.onnx)
+                          workers=args.workers, onnx=args.onnx, device=args.device, precision=_precision(args),
+                          compile=args.compile)
     records, pages = predictor.predict_files(args.files, args.words_json, args.question, args.dpi)
     out = Path(args.output) if args.output else None
     if out is not None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Dict, Iterator, Mapping, Optional, Union
+from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Union
 
 import torch
 
@@ -38,24 +38,58 @@ from .. import registry
 from .onnx_io import INPUT_NAMES, onnx_feed
 
 
+def check_providers(providers: Optional[Sequence[str]] = None) -> tuple[str, ...]:
+    """The execution providers to open sessions with: ``("CPUExecutionProvider",)`` by default;
+    ValueError for one this onnxruntime does not have (CUDA: install onnxruntime-gpu)."""
+    if providers is None:
+        return ("CPUExecutionProvider",)
+    if isinstance(providers, str):
+        providers = [providers]
+    providers = tuple(providers)
+    if not providers:
+        raise ValueError("providers must name at least one ONNX Runtime execution provider")
+    try:
+        import onnxruntime
+    except ImportError as error:
+        raise ImportError("OnnxModel needs onnxruntime: pip install 'layoutlmv2[onnx]'") from error
+    available = onnxruntime.get_available_providers()
+    missing = [name for name in providers if name not in available]
+    if "CUDAExecutionProvider" in missing:
+        raise ValueError("CUDAExecutionProvider was asked for but this onnxruntime has no CUDA support "
+                         f"(available: {', '.join(available)}); install onnxruntime-gpu instead of onnxruntime "
+                         "(pip uninstall onnxruntime && pip install onnxruntime-gpu), or use the CPU provider")
+    if missing:
+        raise ValueError(f"ONNX Runtime execution provider(s) {', '.join(missing)} not available here; "
+                         f"available: {', '.join(available)}")
+    return providers
+
+
 class OnnxModel:
     """Callable with the keyword inputs of a LayoutLMv2 model; returns `{output name: tensor}`.
 
     `threads`: intra-op threads of the session (default: `torch.get_num_threads()` in the
     process that first runs it). Inference only: `train()` raises.
+
+    `providers`: ONNX Runtime execution providers in order of preference (default
+    ``["CPUExecutionProvider"]``), e.g. ``["CUDAExecutionProvider", "CPUExecutionProvider"]``; each must
+    be one onnxruntime reports available (`onnxruntime.get_available_providers()`), and asking for
+    CUDA without the onnxruntime-gpu package is a ValueError saying so. Inputs and outputs stay CPU
+    tensors (ONNX Runtime copies them to and from the GPU).
     """
 
     training = False
     fork_safe = False
     runs_concurrently = True
 
-    def __init__(self, path: Union[str, Path], threads: Optional[int] = None) -> None:
+    def __init__(self, path: Union[str, Path], threads: Optional[int] = None,
+                 providers: Optional[Sequence[str]] = None) -> None:
         self.path = Path(path)
         if not self.path.is_file():
             raise ValueError(f"no ONNX file at {self.path}")
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
             raise ValueError(f"threads must be a positive int, got {threads!r}")
         self.threads = threads
+        self.providers = check_providers(providers)
         self._session: Any = None
         self._session_key: Optional[tuple[int, int]] = None  # (process id, intra-op threads) it was opened for
         session = self.session()  # fail here, not on the first page, if the file is not a model
@@ -81,7 +115,7 @@ class OnnxModel:
             options.inter_op_num_threads = 1
             try:
                 self._session = onnxruntime.InferenceSession(str(self.path), options,
-                                                             providers=["CPUExecutionProvider"])
+                                                             providers=list(self.providers))
             except Exception as error:  # onnxruntime raises its own classes (InvalidProtobuf, Fail, ...)
                 raise ValueError(f"cannot load {self.path} as an ONNX model: {error}") from error
             self._session_key = key

@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import sys
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from typing import Dict, Iterator, Optional, Sequence, Tuple
+from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 from torch import multiprocessing
 from torch import nn
+
+from .devices import autocast as autocast_context
+from .devices import module_device, move_batch, outputs_to_cpu, precision_name
 
 # The model of this worker process: set before forking, or by `_initialize` when spawned.
 _MODEL: Optional[nn.Module] = None
@@ -70,20 +73,35 @@ def _run(task: Tuple[int, Batch]) -> Tuple[int, Outputs]:
 
 
 def run_batches(model: nn.Module, batches: Sequence[Batch], workers: int = 1,
-                autocast: bool = False) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
+                autocast: Union[bool, torch.dtype, None] = False) -> Iterator[Tuple[int, Dict[str, torch.Tensor]]]:
     """Yield `(batch index, outputs)` for every batch: in this process, or with `workers` workers
     (threads for a model that `runs_concurrently`, processes otherwise) when there is more than one
-    worker and more than one batch. bf16 `autocast` runs here only."""
+    worker and more than one batch.
+
+    `autocast`: True (bf16) or an autocast dtype (`devices.resolve_precision`); it runs in this
+    process only. A model on a GPU (`devices.module_device`) runs here too: each batch is moved to
+    its device (``non_blocking``) and the outputs come back as float32 CPU tensors, as they do
+    under autocast.
+    """
     check_workers(workers)
-    if autocast and workers > 1:
-        raise ValueError(f"bf16 autocast runs in this process only; got workers={workers}")
+    dtype = torch.bfloat16 if autocast is True else (autocast or None)
+    device = module_device(model)
+    if dtype is not None and workers > 1:
+        raise ValueError(f"{precision_name(dtype)} autocast runs in this process only; got workers={workers}")
+    if device.type != "cpu" and workers > 1:
+        raise ValueError(f"a model on {device} runs in this process only; got workers={workers} "
+                         "(workers are CPU processes: use --device cpu, or --workers 1)")
     if workers > 1 and len(batches) > 1:
         concurrent = getattr(model, "runs_concurrently", False)
         yield from (run_in_threads if concurrent else run_in_processes)(model, batches, workers)
         return
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        for index, batch in enumerate(batches):
-            yield index, model(**batch, return_dict=True)
+    convert = dtype is not None or device.type != "cpu"
+    for index, batch in enumerate(batches):
+        with torch.inference_mode(), autocast_context(device, dtype):
+            outputs = model(**move_batch(batch, device), return_dict=True)
+            if convert:
+                outputs = outputs_to_cpu(outputs)
+        yield index, outputs
 
 
 def run_in_processes(model: nn.Module, batches: Sequence[Batch], workers: int,

@@ -25,7 +25,8 @@ from typing import Any, Iterator, Optional, Sequence, Union
 from PIL import Image
 
 from ..configuration import LayoutLMv2Config
-from ..data.document import Document, normalize_box
+from ..boxes import normalize_box
+from ..data.document import Document
 from ..deployment.worker_pool import check_workers
 from ..tasks.definitions import Task, task_from_config
 
@@ -89,15 +90,21 @@ class Predictor:
     """A fine-tuned model folder (model + processor) ready to label pages."""
 
     def __init__(self, model_dir: Union[str, Path], max_length: int = 512, stride: int = 128,
-                 batch_size: int = 4, workers: int = 1, onnx: Optional[Union[str, Path]] = None) -> None:
-        """`onnx`: an exported file of this folder's model, run in ONNX Runtime instead of PyTorch."""
-        from .loading import load_inference_model, load_processor
+                 batch_size: int = 4, workers: int = 1, onnx: Optional[Union[str, Path]] = None,
+                 device: str = "auto", precision: str = "auto", compile: bool = False) -> None:
+        """`onnx`: an exported file of this folder's model, run in ONNX Runtime instead of PyTorch.
+        `device` (auto | cpu | cuda | cuda:N | mps), `precision` (auto | fp32 | bf16 | fp16):
+        `layoutlmv2.deployment.devices`; `compile`: ``torch.compile`` the model."""
+        from .loading import load_inference_model, load_processor, resolve_placement
+
+        self.device, self.autocast = resolve_placement(device, precision, workers=workers, onnx=onnx)
 
         self.model_dir = Path(model_dir)
         config = LayoutLMv2Config.from_pretrained(self.model_dir)
         self.task: Task = task_from_config(config)
         self.processor = load_processor(self.model_dir)
-        self.model = load_inference_model(self.task, self.model_dir, self.processor, onnx)
+        self.model = load_inference_model(self.task, self.model_dir, self.processor, onnx, device=self.device,
+                                          compile=compile)
         self.max_length, self.stride, self.batch_size = max_length, stride, batch_size
         self.workers = check_workers(workers)  # processes sharing the cores (`layoutlmv2.worker_pool`)
 
@@ -128,13 +135,14 @@ class Predictor:
                 if words[i].get("box_units", "pixels") == "0-1000":
                     boxes = [list(map(int, b)) for b in words[i]["boxes"]]
                 else:
-                    boxes = [normalize_box(b, image.width, image.height) for b in words[i]["boxes"]]
+                    boxes = [normalize_box(b, image.width, image.height, clamp=True) for b in words[i]["boxes"]]
             name = names[i] if names is not None else ("<memory>", i + 1)
             documents.append(Document(id=f"{name[0]}#{name[1]}", words=page_words, boxes=boxes,
                                       page_size=image.size, question=question, extra={"image": image}))
         encoded = self.task.encode(documents, self.processor.tokenizer, self.processor.image_processor,
                                    self.max_length, self.stride)
-        outputs = self.task.window_outputs(self.model, encoded, self.batch_size, workers=self.workers)
+        outputs = self.task.window_outputs(self.model, encoded, self.batch_size, autocast=self.autocast,
+                                           workers=self.workers)
         decoded = self.task.decode(documents, encoded, outputs)
         results = []
         for i, (document, prediction) in enumerate(zip(documents, decoded)):

@@ -40,6 +40,14 @@ def build_trunk(settings: BackboneSettings) -> ResNet:
     return trunk
 
 
+def _fp16_autocast(device_type: str) -> bool:
+    """Whether float16 autocast is on for ``device_type`` (torch >= 2.4 API; CUDA-only API before)."""
+    try:
+        return torch.is_autocast_enabled(device_type) and torch.get_autocast_dtype(device_type) == torch.float16
+    except (TypeError, AttributeError):
+        return device_type == "cuda" and torch.is_autocast_enabled() and torch.get_autocast_gpu_dtype() == torch.float16
+
+
 class VisualBackbone(nn.Module):
     """Image (B, 3, H, W), BGR 0..255 -> visual features (B, rows * cols, channels).
 
@@ -79,6 +87,16 @@ class VisualBackbone(nn.Module):
         return self.fpn(self.stages(images), all_levels=True)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Under fp16 autocast the backbone runs in float32 (autocast off, input cast to float32):
+        the frozen batch norms' folded scales and 0..255 pixels overflow or lose precision in
+        float16. Under bf16 autocast (fp32's exponent range) it runs in bf16 like the rest."""
+        device_type = images.device.type
+        if _fp16_autocast(device_type):
+            with torch.autocast(device_type, enabled=False):
+                return self._forward(images.float())
+        return self._forward(images)
+
+    def _forward(self, images: torch.Tensor) -> torch.Tensor:
         p2 = self.fpn(self.stages(images))[0]  # (B, C, H/4, W/4)
         pooled = self.pool(p2)  # (B, C, rows, cols)
         return pooled.flatten(2).transpose(1, 2)  # (B, rows * cols, C), row-major grid

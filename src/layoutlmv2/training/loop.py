@@ -10,8 +10,12 @@ What it does, and why:
   parameter by about its learning rate per step (5e-4 x 1000 steps is at most 0.5).
   No weight decay on biases, layer norms and the 1-D/2-D tables.
 * Linear warmup over ``warmup_ratio`` of the optimizer steps, then linear decay to 0.
-* Gradient accumulation (``grad_accum`` micro-batches per step), gradient-norm clipping,
-  optional bf16 autocast.
+* Gradient accumulation (``grad_accum`` micro-batches per step), gradient-norm clipping.
+* ``device`` (auto: CUDA, else MPS, else CPU) and ``precision`` (`deployment.devices`): fp32,
+  bf16 autocast, or fp16 autocast with a `torch.amp.GradScaler` (scale, unscale before
+  clipping, step, update; its state is in the checkpoints). ``bf16=True`` is ``precision="bf16"``.
+  Training batches are pinned and copied with ``non_blocking``; ``compile=True`` trains
+  ``torch.compile(model)`` (the uncompiled module is what is saved).
 * Evaluation after every epoch; the best model (by the task's main metric) is kept in
   ``<output>/best`` with ``save_pretrained``, together with the processor files.
 * Checkpoints every ``save_steps`` optimizer steps and at every epoch end, in
@@ -40,6 +44,7 @@ import numpy as np
 import torch
 
 from .. import registry
+from ..deployment.devices import autocast, grad_scaler, move_batch, resolve_device, resolve_precision
 from ..tasks.windows import Encoded, collate
 from ..tasks.definitions import Task
 
@@ -66,7 +71,10 @@ class TrainingArguments:
     warmup_ratio: float = 0.1
     grad_accum: int = 1
     max_grad_norm: float = 1.0
-    bf16: bool = False
+    bf16: bool = False  # the same as precision="bf16" (kept for old scripts and training_args.json files)
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (auto: fp32 on CPU/MPS, bf16 or fp16 on CUDA)
+    compile: bool = False  # torch.compile the model
     seed: int = 42
     save_steps: int = 0  # 0: checkpoint only at epoch ends
     logging_steps: int = 10
@@ -84,6 +92,10 @@ class TrainingArguments:
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(f"invalid training argument {name}={getattr(self, name)!r}")
+        if self.bf16:
+            if (self.precision or "auto") not in ("auto", "bf16"):
+                raise ValueError(f"bf16=True is precision='bf16', but precision={self.precision!r} was also given")
+            self.precision = "bf16"
 
 
 def set_seed(seed: int) -> None:
@@ -135,13 +147,19 @@ def warmup_linear(total_steps: int, warmup_steps: int) -> Callable[[int], float]
 
 
 def _rng_state() -> dict[str, Any]:
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
 
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
     np.random.set_state(state["numpy"])
     torch.set_rng_state(state["torch"])
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
@@ -182,6 +200,12 @@ class Trainer:
         if args.max_steps:
             self.total_steps = min(self.total_steps, args.max_steps)
         set_seed(args.seed)
+        self.device = resolve_device(args.device)
+        self.amp_dtype, needs_scaler = resolve_precision(args.precision, self.device)
+        self.model = model = model.to(self.device)
+        self.scaler = grad_scaler(self.device, needs_scaler)
+        # what runs the forward passes; self.model (uncompiled) is what is saved and loaded
+        self.runner = torch.compile(model) if args.compile else model
         self.optimizer = torch.optim.AdamW(
             parameter_groups(model, self.pretrained, args.lr, args.new_lr_scale, args.weight_decay,
                              args.bias_lr_scale), lr=args.lr)
@@ -201,7 +225,8 @@ class Trainer:
 
     def _batch(self, order: list[int], index: int) -> dict[str, torch.Tensor]:
         picked = order[index * self.args.batch_size: (index + 1) * self.args.batch_size]
-        return collate([self.train_data.windows[i] for i in picked], self.train_data.pages)
+        batch = collate([self.train_data.windows[i] for i in picked], self.train_data.pages)
+        return move_batch(batch, self.device, pin_memory=True)
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoints(self) -> list[Path]:
@@ -217,6 +242,7 @@ class Trainer:
         self.model.save_pretrained(tmp)
         torch.save({
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else None,
             "rng": _rng_state(), "global_step": self.global_step, "epoch": self.epoch,
             "batches_done": self.batches_done, "best_metric": self.best_metric, "history": self.history,
         }, tmp / STATE_FILE)
@@ -246,6 +272,8 @@ class Trainer:
         state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         _set_rng_state(state["rng"])
         self.global_step, self.epoch, self.batches_done = state["global_step"], state["epoch"], state["batches_done"]
         self.best_metric, self.history = state["best_metric"], state["history"]
@@ -308,8 +336,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluate
     def evaluate(self) -> dict[str, float]:
-        outputs = self.task.window_outputs(self.model, self.eval_data, self.args.eval_batch_size,
-                                           autocast=self.args.bf16, progress=self.args.progress)
+        outputs = self.task.window_outputs(self.runner, self.eval_data, self.args.eval_batch_size,
+                                           autocast=self.amp_dtype, progress=self.args.progress)
         predictions = self.task.decode(self.eval_documents, self.eval_data, outputs)
         return self.task.evaluate(self.eval_documents, predictions)
 
@@ -328,7 +356,7 @@ class Trainer:
         started = time.time()
         self.model.train()
         bar = tqdm(total=self.total_steps, initial=self.global_step, desc="train", disable=not args.progress)
-        running, running_count = 0.0, 0
+        running, running_count = torch.zeros((), device=self.device), 0  # summed on the device: no sync per batch
         try:
             while self.epoch < args.epochs and self.global_step < self.total_steps:
                 order = self.epoch_order(self.epoch)
@@ -338,25 +366,34 @@ class Trainer:
                     self.optimizer.zero_grad(set_to_none=True)
                     for index in group:
                         batch = self._batch(order, index)
-                        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.bf16):
-                            outputs = self.model(**self.task.model_inputs(batch))
-                        loss = self.task.loss(outputs, batch) / len(group)
-                        loss.backward()
-                        running += float(loss.detach()) * len(group)
+                        with autocast(self.device, self.amp_dtype):
+                            outputs = self.runner(**self.task.model_inputs(batch))
+                        loss = self.task.loss(outputs, batch) / len(group)  # float32, on the device
+                        if self.scaler is not None:
+                            self.scaler.scale(loss).backward()
+                        else:
+                            loss.backward()
+                        running += loss.detach() * len(group)
                         running_count += 1
+                    if self.scaler is not None:
+                        self.scaler.unscale_(self.optimizer)  # clip the true gradients
                     if args.max_grad_norm > 0:
                         torch.nn.utils.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)
-                    self.optimizer.step()
+                    if self.scaler is not None:
+                        self.scaler.step(self.optimizer)  # skipped when the gradients overflowed
+                        self.scaler.update()
+                    else:
+                        self.optimizer.step()
                     self.scheduler.step()
                     self.global_step += 1
                     self.batches_done = group[-1] + 1
                     bar.update(1)
                     if self.global_step % args.logging_steps == 0 or self.global_step == self.total_steps:
                         record = {"step": self.global_step, "epoch": self.epoch + self.batches_done / self.batches_per_epoch,
-                                  "loss": running / max(running_count, 1), **self._learning_rates()}
+                                  "loss": float(running) / max(running_count, 1), **self._learning_rates()}
                         bar.set_postfix(loss=f"{record['loss']:.4f}")
                         self._log(record)
-                        running, running_count = 0.0, 0
+                        running, running_count = torch.zeros((), device=self.device), 0
                     if args.save_steps and self.global_step % args.save_steps == 0:
                         self.save_checkpoint()
                 if self.batches_done >= self.batches_per_epoch:

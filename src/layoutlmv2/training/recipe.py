@@ -23,6 +23,7 @@ from typing import Any, Optional, Sequence, Union
 import torch
 
 from ..configuration import backbone_preset
+from ..deployment.devices import precision_name, resolve_device, resolve_precision
 from ..preprocessing.image_processing import LayoutLMv2ImageProcessor
 from ..preprocessing.processing import LayoutLMv2Processor
 from ..preprocessing.tokenization_fast import LayoutLMv2TokenizerFast
@@ -122,11 +123,14 @@ def finetune(
 ) -> dict[str, Any]:
     """Fine-tune on ``dataset``'s train split, evaluating on ``eval_split`` after each epoch.
 
-    ``training`` holds `TrainingArguments` fields (epochs, batch_size, lr, ...). ``limit``
+    ``training`` holds `TrainingArguments` fields (epochs, batch_size, lr, device, precision,
+    compile, ...). ``limit``
     keeps the first documents of each split (smoke runs). Returns the trainer's summary plus
     the final evaluation of the best model.
     """
     started = time.time()
+    checked = TrainingArguments(output_dir=str(output_dir), **training)  # bad arguments fail before any loading
+    resolve_precision(checked.precision, resolve_device(checked.device))  # so do a missing GPU and fp16 on CPU
     task = make_task(task_name, dataset, label_smoothing=label_smoothing)
     torch.manual_seed(training.get("seed", 42))  # the fresh weights depend on it
     model, pretrained = build_model(task, init_text_from, model_dir, backbone_depth, layout_init, num_layers,
@@ -153,12 +157,13 @@ def finetune(
     trainer = Trainer(model, task, args, train, eval_data, eval_docs, pretrained,
                       save_extra=lambda folder: processor.save_pretrained(folder))
     summary = trainer.train(resume=resume)
-    summary.update(recipe=recipe, train_windows=len(train), train_documents=len(train_docs),
+    summary.update(device=str(trainer.device), precision=precision_name(trainer.amp_dtype),
+                   recipe=recipe, train_windows=len(train), train_documents=len(train_docs),
                    trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
                    parameters=sum(p.numel() for p in model.parameters()))
     if eval_docs is not None:
-        best = task.model_class.from_pretrained(Path(output_dir) / "best")
-        outputs = task.window_outputs(best, eval_data, args.eval_batch_size, autocast=args.bf16)
+        best = task.model_class.from_pretrained(Path(output_dir) / "best").to(trainer.device)
+        outputs = task.window_outputs(best, eval_data, args.eval_batch_size, autocast=trainer.amp_dtype)
         summary["test"] = task.evaluate(eval_docs, task.decode(eval_docs, eval_data, outputs))
         summary["test_documents"] = len(eval_docs)
     summary["wall_seconds"] = round(time.time() - started, 1)
