@@ -184,7 +184,7 @@ def full_size_model(class_name: str) -> torch.nn.Module:
 
 def synthetic_inputs(config, batch: int, length: int, seed: int = 0) -> Dict[str, torch.Tensor]:
     """Full (unpadded) random inputs of `length` text tokens and a 224 x 224 page."""
-    from layoutlmv2.deployment.onnx_export import example_inputs
+    from layoutlmv2.modeling.example_inputs import example_inputs
 
     inputs = example_inputs(config, batch, length, 224, seed=seed)
     inputs["attention_mask"].fill_(1)

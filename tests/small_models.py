@@ -18,6 +18,7 @@ import torch
 import layoutlmv2
 from layoutlmv2 import LayoutLMv2Config
 from layoutlmv2.configuration import backbone_preset
+from layoutlmv2.modeling.example_inputs import example_inputs
 from layoutlmv2.checkpoints.conversion import original_to_ours
 
 from golden import original_state_dict, schema
@@ -69,25 +70,10 @@ def golden_small_config(class_name: str) -> LayoutLMv2Config:
 
 
 def random_inputs(batch: int = 2, length: int = 12, size=(64, 64), seed: int = 0, padded: bool = True) -> dict:
-    """Valid random inputs: ids, boxes with x0 <= x1 and y0 <= y1 in 0..1000, a BGR 0..255 image.
-
-    With `padded`, the last three tokens of the first sample are padding (mask 0).
-    """
-    g = torch.Generator().manual_seed(seed)
-    input_ids = torch.randint(1000, 30000, (batch, length), generator=g)
-    input_ids[:, 0] = 101
-    corners = torch.randint(0, 1001, (batch, length, 2, 2), generator=g)  # (B, L, {x, y}, 2)
-    low, high = corners.min(dim=-1).values, corners.max(dim=-1).values  # (B, L, 2)
-    bbox = torch.stack([low[..., 0], low[..., 1], high[..., 0], high[..., 1]], dim=-1)  # (B, L, 4)
-    attention_mask = torch.ones(batch, length, dtype=torch.long)
-    if padded:
-        attention_mask[0, -3:] = 0
-        input_ids[0, -3:] = 0
-    token_type_ids = torch.zeros(batch, length, dtype=torch.long)
-    token_type_ids[:, length // 2:] = 1
-    image = torch.randint(0, 256, (batch, 3, *size), generator=g).float()
-    return dict(input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
-                token_type_ids=token_type_ids)
+    """Valid random inputs (`layoutlmv2.modeling.example_inputs`): with `padded`, the last three tokens
+    of the first sample are padding; the second half of every sample is token type 1."""
+    return example_inputs(batch_size=batch, seq_length=length, image_size=tuple(size), seed=seed,
+                          padded_tokens=3 if padded else 0, pad_ids=True, two_segments=True, vocab_size=30000)
 
 
 @lru_cache(maxsize=None)

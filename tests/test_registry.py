@@ -8,7 +8,7 @@ import torch
 from layoutlmv2 import registry
 from layoutlmv2.cli.main import DATASET_CHOICES, TASK_CHOICES
 from layoutlmv2.configuration import BACKBONE_PRESETS, DEFAULT_DETECTRON2_CONFIG, backbone_preset
-from layoutlmv2.deployment.onnx_export import example_inputs
+from layoutlmv2.modeling.example_inputs import example_inputs
 
 from conftest import FIXTURES
 from small_models import small_config

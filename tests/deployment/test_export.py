@@ -10,7 +10,8 @@ import torch
 from PIL import Image
 
 from layoutlmv2.cli.export import main
-from layoutlmv2.deployment.onnx_export import example_inputs, to_onnx, verify_onnx
+from layoutlmv2.deployment.onnx_export import to_onnx, verify_onnx
+from layoutlmv2.modeling.example_inputs import example_inputs
 from layoutlmv2.deployment.onnx_io import INPUT_NAMES, module_of
 
 from small_models import minilm_dir, seeded_model

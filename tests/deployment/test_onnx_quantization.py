@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from layoutlmv2.deployment.batching import predict
-from layoutlmv2.deployment.onnx_export import example_inputs, to_onnx
+from layoutlmv2.deployment.onnx_export import to_onnx
+from layoutlmv2.modeling.example_inputs import example_inputs
 from layoutlmv2.deployment.onnx_io import module_of
 
 from small_models import seeded_model

@@ -34,6 +34,7 @@ from ..checkpoints.io import (
 )
 from ..configuration import CONFIG_NAME, LayoutLMv2Config
 from ..hub import resolve_file
+from ..modeling.example_inputs import example_inputs
 
 # Files a model folder carries besides config and weights; copied along when present.
 SIDE_FILES = (
@@ -172,22 +173,11 @@ def _copy_side_files(source: str, target: Path, hub_kwargs: dict) -> List[str]:
     return copied
 
 
-def fixed_inputs(config: LayoutLMv2Config, length: int = 16) -> Dict[str, torch.Tensor]:
-    """One deterministic document: `length` tokens with boxes and a 224x224 image."""
-    generator = torch.Generator().manual_seed(0)
-    ids = torch.randint(5, min(config.vocab_size, 30000), (1, length), generator=generator)
-    corner = torch.randint(0, 800, (1, length, 2), generator=generator)
-    size = torch.randint(0, 200, (1, length, 2), generator=generator)
-    bbox = torch.cat([corner, (corner + size).clamp(max=1000)], dim=-1)  # (1, L, 4): x0, y0, x1, y1
-    image = torch.randint(0, 256, (1, 3, 224, 224), generator=generator).float()
-    return {"input_ids": ids, "bbox": bbox, "image": image, "attention_mask": torch.ones(1, length, dtype=torch.long)}
-
-
 def check_outputs(source: str, target: Path, cls, hub_kwargs: dict) -> str:
     """Load IN and OUT (float32) and compare their outputs on one fixed input."""
     before = cls.from_pretrained(source, torch_dtype=torch.float32, **hub_kwargs)
     after = cls.from_pretrained(target, torch_dtype=torch.float32)
-    inputs = fixed_inputs(before.config)
+    inputs = example_inputs(before.config, batch_size=1, seq_length=16, padded_tokens=0)
     with torch.no_grad():
         a, b = before(**inputs), after(**inputs)
     diffs = {k: float((a[k] - b[k]).abs().max()) for k in a.keys() if isinstance(a[k], torch.Tensor)}

@@ -31,14 +31,13 @@ import ast
 import contextlib
 import logging
 from pathlib import Path
-from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
+from typing import Iterator, Sequence, Tuple, Union
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..configuration import LayoutLMv2Config
 from ..modeling.encoder import LayoutLMv2Encoder
+from ..modeling.example_inputs import example_inputs
 from .onnx_io import DEFAULT_OPSET, INPUT_NAMES, output_names
 
 logger = logging.getLogger(__name__)
@@ -59,23 +58,6 @@ class _PositionalOutputs(nn.Module):
         outputs = self.model(input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
                              token_type_ids=token_type_ids, return_dict=True)
         return tuple(outputs[name] for name in self.output_names)
-
-
-def example_inputs(config: LayoutLMv2Config, batch_size: int = 2, seq_length: int = 16,
-                   image_size: int = 224, seed: int = 0) -> Dict[str, torch.Tensor]:
-    """Valid random model inputs: [CLS] first, boxes with x0 <= x1 and y0 <= y1, padding at the end."""
-    g = torch.Generator().manual_seed(seed)
-    input_ids = torch.randint(1000, config.vocab_size, (batch_size, seq_length), generator=g)
-    input_ids[:, 0] = 101
-    corners = torch.randint(0, 1001, (batch_size, seq_length, 2, 2), generator=g)  # (B, L, {x, y}, 2)
-    low, high = corners.min(dim=-1).values, corners.max(dim=-1).values  # (B, L, 2)
-    bbox = torch.stack([low[..., 0], low[..., 1], high[..., 0], high[..., 1]], dim=-1)  # (B, L, 4)
-    attention_mask = torch.ones(batch_size, seq_length, dtype=torch.long)
-    attention_mask[0, seq_length - seq_length // 4:] = 0  # the first sample ends in padding
-    token_type_ids = torch.zeros(batch_size, seq_length, dtype=torch.long)
-    image = torch.randint(0, 256, (batch_size, 3, image_size, image_size), generator=g).float()
-    return dict(input_ids=input_ids, bbox=bbox, image=image, attention_mask=attention_mask,
-                token_type_ids=token_type_ids)
 
 
 @contextlib.contextmanager
