@@ -179,19 +179,8 @@ def match_state_dict(
     state, info.dropped_keys = original_to_ours(checkpoint, pixel_mean, pixel_std)
     if info.dropped_keys:
         logger.debug("%s: dropped legacy %s", source, describe_keys(sorted(info.dropped_keys)))
-
-    model_has_prefix = any(k.startswith(BASE_PREFIX) for k in expected)
-    checkpoint_has_prefix = any(k.startswith(BASE_PREFIX) for k in state)
-    by_design = set(added_by_class)
-    if checkpoint_has_prefix and not model_has_prefix:  # task checkpoint -> bare model
-        head_keys = sorted(k for k in state if not k.startswith(BASE_PREFIX))
-        state = {k[len(BASE_PREFIX):]: v for k, v in state.items() if k.startswith(BASE_PREFIX)}
-        if head_keys:
-            logger.info("%s: %s of the task head not used by %s", source, describe_keys(head_keys), model_name)
-            info.dropped_keys.update({k: "task head weights, not part of the bare model" for k in head_keys})
-    elif model_has_prefix and not checkpoint_has_prefix:  # bare checkpoint -> task model
-        state = {BASE_PREFIX + k: v for k, v in state.items()}
-        by_design.update(k for k in expected if not k.startswith(BASE_PREFIX))
+    state, by_design = _fit_prefix(state, expected, info, source, model_name)
+    by_design.update(added_by_class)
 
     missing = [k for k in expected if k not in state]
     info.newly_initialized_keys = [k for k in missing if k in by_design]
@@ -201,6 +190,33 @@ def match_state_dict(
         (k, tuple(v.shape), tuple(expected[k])) for k, v in state.items()
         if k in expected and tuple(v.shape) != tuple(expected[k])
     ]
+    _report(info, source, model_name, strict)
+    bad_shapes = {k for k, _, _ in info.mismatched_keys}
+    usable = {k: v for k, v in state.items() if k in expected and k not in bad_shapes}
+    return usable, info
+
+
+def _fit_prefix(state: Dict[str, torch.Tensor], expected: Mapping[str, Sequence[int]], info: LoadingInfo,
+                source: str, model_name: str) -> Tuple[Dict[str, torch.Tensor], set]:
+    """Add or drop the `layoutlmv2.` prefix between a task and a bare checkpoint; returns the state and
+    the keys the model may lack by design (a fresh task head)."""
+    model_has_prefix = any(k.startswith(BASE_PREFIX) for k in expected)
+    checkpoint_has_prefix = any(k.startswith(BASE_PREFIX) for k in state)
+    by_design: set = set()
+    if checkpoint_has_prefix and not model_has_prefix:  # task checkpoint -> bare model
+        head_keys = sorted(k for k in state if not k.startswith(BASE_PREFIX))
+        state = {k[len(BASE_PREFIX):]: v for k, v in state.items() if k.startswith(BASE_PREFIX)}
+        if head_keys:
+            logger.info("%s: %s of the task head not used by %s", source, describe_keys(head_keys), model_name)
+            info.dropped_keys.update({k: "task head weights, not part of the bare model" for k in head_keys})
+    elif model_has_prefix and not checkpoint_has_prefix:  # bare checkpoint -> task model
+        state = {BASE_PREFIX + k: v for k, v in state.items()}
+        by_design.update(k for k in expected if not k.startswith(BASE_PREFIX))
+    return state, by_design
+
+
+def _report(info: LoadingInfo, source: str, model_name: str, strict: bool) -> None:
+    """One ValueError naming every missing, unexpected and wrongly shaped key (`strict`), else warnings."""
     problems = []
     if info.mismatched_keys:
         shown = "; ".join(f"{k} is {list(a)} in the checkpoint but {list(b)} in the model"
@@ -221,9 +237,6 @@ def match_state_dict(
     if info.newly_initialized_keys:
         logger.warning("%s: %s newly initialised, not in %s; train them before use",
                        model_name, describe_keys(info.newly_initialized_keys), source)
-    bad_shapes = {k for k, _, _ in info.mismatched_keys}
-    usable = {k: v for k, v in state.items() if k in expected and k not in bad_shapes}
-    return usable, info
 
 
 # --------------------------------------------------------------------------- building models fast
