@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ..hub import pop_hub_kwargs, resolve_folder
+from .encoding import BatchOutput
 from .ocr import apply_tesseract_batch
 
 logger = logging.getLogger(__name__)
@@ -28,22 +29,8 @@ CONFIG_FILE = "preprocessor_config.json"
 PROCESSOR_CONFIG_FILE = "processor_config.json"
 
 
-class BatchFeature(dict):
+class BatchFeature(BatchOutput):
     """The image processor's output: a dict with attribute access and ``.to(device)``."""
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"BatchFeature has no key {name!r}") from None
-
-    def to(self, device: Any) -> "BatchFeature":
-        for key, value in list(self.items()):
-            if hasattr(value, "to") and hasattr(value, "device"):
-                self[key] = value.to(device)
-        return self
 
 
 # --------------------------------------------------------------------------------------------

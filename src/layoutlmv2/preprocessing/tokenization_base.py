@@ -19,6 +19,7 @@ from typing import Any, Iterable, Optional, Sequence, Union
 import numpy as np
 
 from ..hub import pop_hub_kwargs, resolve_folder
+from .encoding import BatchOutput
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +96,7 @@ def _to_tensor(value: Any, tensor_type: str, key: str) -> Any:
         ) from error
 
 
-class BatchEncoding(dict):
+class BatchEncoding(BatchOutput):
     """The tokenizer's output: a dict with attribute access, tensor conversion and token maps.
 
     ``word_ids(i)``/``sequence_ids(i)``/``tokens(i)`` read the per-token maps of sequence ``i``;
@@ -119,14 +120,6 @@ class BatchEncoding(dict):
                 raise KeyError("integer indexing needs the encodings, which this output does not have")
             return self._encodings[key]
         return super().__getitem__(key)
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("_"):
-            raise AttributeError(name)
-        try:
-            return self[name]
-        except KeyError:
-            raise AttributeError(f"BatchEncoding has no key {name!r}") from None
 
     def __getstate__(self) -> dict:
         return {"data": dict(self), "encodings": self._encodings}
@@ -185,13 +178,6 @@ class BatchEncoding(dict):
             raise ValueError(f"return_tensors must be 'pt', 'np' or None, got {tensor_type!r}")
         for key, value in list(self.items()):
             super().__setitem__(key, _to_tensor(value, tensor_type, key))
-        return self
-
-    def to(self, device: Any) -> "BatchEncoding":
-        """Move every torch tensor to ``device`` (other values stay as they are)."""
-        for key, value in list(self.items()):
-            if hasattr(value, "to") and hasattr(value, "device"):
-                super().__setitem__(key, value.to(device))
         return self
 
 
