@@ -90,7 +90,7 @@ DETECTRON2_BACKBONE_DEFAULTS: Dict[str, Any] = {
 # ResNet depth -> blocks per stage (res2..res5), as detectron2 and timm define them.
 RESNET_STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
-_ATTRIBUTE_ALIASES = {"num_classes": "num_labels"}
+ATTRIBUTE_ALIASES = {"num_classes": "num_labels"}
 
 # Fields every transformers config has; config.json leaves them out while they hold these values.
 _GENERIC_DEFAULTS: Dict[str, Any] = {
@@ -203,7 +203,7 @@ class LayoutLMv2Config:
         # Anything else (architectures, transformers_version, bos_token_id, ...) is kept as is so a
         # published config.json round-trips.
         for key, value in kwargs.items():
-            setattr(self, _ATTRIBUTE_ALIASES.get(key, key), value)
+            setattr(self, ATTRIBUTE_ALIASES.get(key, key), value)
         self.validate()
 
     # ----------------------------------------------------------------------------- labels
@@ -371,7 +371,7 @@ class LayoutLMv2Config:
             config_file = resolve_file(path_or_id, CONFIG_NAME, **hub_kwargs)
         config = cls.from_json_file(config_file)
         for key, value in kwargs.items():
-            setattr(config, _ATTRIBUTE_ALIASES.get(key, key), value)
+            setattr(config, ATTRIBUTE_ALIASES.get(key, key), value)
         if kwargs:
             config.validate()
         return config

@@ -225,6 +225,40 @@ def test_torch_dtype_auto_keeps_the_checkpoint_dtype(small_folders, tmp_path):
         resolve_dtype(torch.int64, {})
 
 
+def test_dtype_is_the_new_name_of_torch_dtype(small_folders):
+    folder = small_folders["LayoutLMv2Model"]
+    assert {p.dtype for p in layoutlmv2.LayoutLMv2Model.from_pretrained(folder, dtype=torch.bfloat16).parameters()} \
+        == {torch.bfloat16}
+    assert layoutlmv2.LayoutLMv2Model.from_pretrained(folder, dtype="float16").dtype == torch.float16
+    with pytest.raises(ValueError, match="dtype=torch.bfloat16 and torch_dtype=torch.float16 disagree"):
+        layoutlmv2.LayoutLMv2Model.from_pretrained(folder, dtype=torch.bfloat16, torch_dtype=torch.float16)
+
+
+def test_unknown_keyword_arguments_are_refused_by_name(small_folders):
+    folder = small_folders["LayoutLMv2ForTokenClassification"]
+    with pytest.raises(ValueError, match="unknown keyword argument\\(s\\) foo, low_cpu_mem: not loading options"):
+        layoutlmv2.LayoutLMv2ForTokenClassification.from_pretrained(folder, foo=1, low_cpu_mem=True)
+    # config fields still override config.json (and aliases of them)
+    model = layoutlmv2.LayoutLMv2ForTokenClassification.from_pretrained(folder, hidden_dropout_prob=0.3)
+    assert model.config.hidden_dropout_prob == 0.3
+
+
+def test_ignore_mismatched_sizes_starts_a_new_head(small_folders, caplog):
+    folder = small_folders["LayoutLMv2ForTokenClassification"]  # a 7-label head
+    with pytest.raises(ValueError, match=r"classifier\.weight is \[7, 64\] in the checkpoint but \[3, 64\].*"
+                                         r"ignore_mismatched_sizes=True"):
+        layoutlmv2.LayoutLMv2ForTokenClassification.from_pretrained(folder, num_labels=3)
+    with caplog.at_level(logging.WARNING):
+        model, info = layoutlmv2.LayoutLMv2ForTokenClassification.from_pretrained(
+            folder, num_labels=3, ignore_mismatched_sizes=True, output_loading_info=True)
+    assert model.classifier.weight.shape == (3, 64) and torch.isfinite(model.classifier.weight).all()
+    assert {"classifier.weight", "classifier.bias"} <= set(info["newly_initialized_keys"])
+    assert any("ignore_mismatched_sizes=True" in m and "classifier.weight [7, 64] -> [3, 64]" in m
+               for m in caplog.messages)
+    seeded = seeded_original("small_r50_32x4d_token_classification")["layoutlmv2.embeddings.word_embeddings.weight"]
+    assert torch.equal(model.layoutlmv2.embeddings.word_embeddings.weight, seeded)  # the rest still loads
+
+
 # --------------------------------------------------------------------------- errors
 def _copy_with(folder, tmp_path, change):
     state = torch.load(folder / "pytorch_model.bin", weights_only=True)

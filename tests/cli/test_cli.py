@@ -8,13 +8,10 @@ one test runs the installed console script to check the entry point and its exit
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import subprocess
 import sysconfig
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +22,7 @@ from PIL import Image
 from layoutlmv2.cli.main import main
 from layoutlmv2.data import FORMS_VS_RECEIPTS_LABELS, FUNSD_LABELS
 
+from cli_helpers import Run, run_cli
 from small_models import minilm_dir
 
 FUNSD_PAGE = "82092117"  # a FUNSD test page (its annotation gives the words)
@@ -36,27 +34,6 @@ def tiny_training_flags() -> list[str]:
     """The smallest model `layoutlmv2 train` builds: one text layer, no visual contribution."""
     return ["--init-text-from", str(minilm_dir()), "--num-layers", "1", "--epochs", "1", "--batch-size", "2",
             "--image-size", "32", "--visual-mode", "zero", "--no-progress"]
-
-
-@dataclass
-class Run:
-    """Exit status and captured output of one command."""
-
-    code: int
-    out: str
-    err: str
-
-
-def run_cli(argv: Sequence[str]) -> Run:
-    """`main(argv)` with its output captured, for module fixtures (where capsys is not available);
-    argparse's ``SystemExit`` becomes the exit status, as in a shell."""
-    out, err = io.StringIO(), io.StringIO()
-    with redirect_stdout(out), redirect_stderr(err):
-        try:
-            code = main(list(argv))
-        except SystemExit as exit_:
-            code = exit_.code
-    return Run(code, out.getvalue(), err.getvalue())
 
 
 def exit_status(argv: Sequence[str]) -> int:

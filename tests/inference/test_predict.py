@@ -18,24 +18,11 @@ from layoutlmv2.boxes import normalize_box
 from layoutlmv2.data import FORMS_VS_RECEIPTS_LABELS, FUNSD_LABELS
 from layoutlmv2.inference.drawing import PALETTE, draw_labels, label_type
 from layoutlmv2.inference.predictor import Predictor, draw_prediction, read_words_json
-from layoutlmv2.training.recipe import apply_visual_mode, build_processor
 
-from small_models import minilm_dir, small_config
+from small_models import save_tiny
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def save_tiny(folder: Path, model_class, task: str, labels=None) -> Path:
-    """A tiny random model of ``model_class`` plus a processor, saved as `layoutlmv2 train` saves one."""
-    torch.manual_seed(0)
-    extra = {"num_labels": len(labels), "id2label": dict(enumerate(labels))} if labels else {}
-    config = small_config(finetuning_task=task, **extra)
-    model = model_class(config)
-    apply_visual_mode(model, "zero")
-    model.save_pretrained(folder)
-    build_processor(minilm_dir(), image_size=32).save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="module")
@@ -122,7 +109,7 @@ def test_multi_page_pdf_and_tiff(token_model, funsd_dir, tmp_path):
         # 100 dpi PDF rendered at 100 dpi: the same size, give or take pdfium's rounding of one pixel
         assert all(abs(a - b) <= 1 for im, p in zip(rendered, pages) for a, b in zip(im.size, p.size))
         assert len(rendered) == len(pages)
-    with pytest.raises(ValueError, match="2 pages but words for 1"):
+    with pytest.raises(ValueError, match="words for 1 pages, but the files have 2 pages"):
         words_json.write_text(json.dumps({"words": ["a"], "boxes": [[0, 0, 1, 1]]}))
         predictor.predict_files([pdf], words_json)
 

@@ -25,7 +25,7 @@ from typing import Dict, Iterable, Iterator, List, Mapping, Optional, Sequence, 
 import torch
 from torch import nn
 
-from ..configuration import CONFIG_NAME, LayoutLMv2Config
+from ..configuration import ATTRIBUTE_ALIASES as CONFIG_ALIASES, CONFIG_NAME, LayoutLMv2Config
 from .conversion import original_to_ours, uses_original_naming
 from ..hub import resolve_file
 
@@ -46,6 +46,8 @@ _DTYPE_NAMES = {
 }
 
 PathOrId = Union[str, os.PathLike]
+LOADING_OPTIONS = ("config", "strict", "dtype", "torch_dtype", "device", "revision", "cache_dir", "local_files_only",
+                   "token", "output_loading_info", "ignore_mismatched_sizes")
 
 
 # --------------------------------------------------------------------------- messages
@@ -167,13 +169,16 @@ def match_state_dict(
     model_name: str,
     strict: bool = True,
     added_by_class: Iterable[str] = (),
+    ignore_mismatched_sizes: bool = False,
 ) -> Tuple[Dict[str, torch.Tensor], LoadingInfo]:
     """Rename a checkpoint to our keys and fit it to a model's keys ({key: shape}).
 
     A task checkpoint fed to the bare model loses its `layoutlmv2.` prefix and head keys; a bare
     checkpoint fed to a task model gains the prefix and leaves the head (plus `added_by_class`,
     e.g. the QA head's visual segment embedding) newly initialised. With `strict`, any other
-    missing, unexpected or wrongly shaped key raises one ValueError naming them all.
+    missing, unexpected or wrongly shaped key raises one ValueError naming them all;
+    `ignore_mismatched_sizes` newly initialises the wrongly shaped ones instead (a head with
+    another number of labels), as transformers does.
     """
     info = LoadingInfo(original_naming=uses_original_naming(checkpoint))
     state, info.dropped_keys = original_to_ours(checkpoint, pixel_mean, pixel_std)
@@ -190,7 +195,12 @@ def match_state_dict(
         (k, tuple(v.shape), tuple(expected[k])) for k, v in state.items()
         if k in expected and tuple(v.shape) != tuple(expected[k])
     ]
-    _report(info, source, model_name, strict)
+    if ignore_mismatched_sizes and info.mismatched_keys:
+        logger.warning("%s: %d tensor(s) of %s have another shape in the model and are newly initialised "
+                       "(ignore_mismatched_sizes=True): %s", model_name, len(info.mismatched_keys), source,
+                       "; ".join(f"{k} {list(a)} -> {list(b)}" for k, a, b in info.mismatched_keys[:3]))
+        info.newly_initialized_keys += [k for k, _, _ in info.mismatched_keys]
+    _report(info, source, model_name, strict, ignore_mismatched_sizes)
     bad_shapes = {k for k, _, _ in info.mismatched_keys}
     usable = {k: v for k, v in state.items() if k in expected and k not in bad_shapes}
     return usable, info
@@ -215,10 +225,11 @@ def _fit_prefix(state: Dict[str, torch.Tensor], expected: Mapping[str, Sequence[
     return state, by_design
 
 
-def _report(info: LoadingInfo, source: str, model_name: str, strict: bool) -> None:
+def _report(info: LoadingInfo, source: str, model_name: str, strict: bool,
+            ignore_mismatched_sizes: bool = False) -> None:
     """One ValueError naming every missing, unexpected and wrongly shaped key (`strict`), else warnings."""
     problems = []
-    if info.mismatched_keys:
+    if info.mismatched_keys and not ignore_mismatched_sizes:
         shown = "; ".join(f"{k} is {list(a)} in the checkpoint but {list(b)} in the model"
                           for k, a, b in info.mismatched_keys[:3])
         more = f"; ... ({len(info.mismatched_keys) - 3} more)" if len(info.mismatched_keys) > 3 else ""
@@ -228,9 +239,11 @@ def _report(info: LoadingInfo, source: str, model_name: str, strict: bool) -> No
     if info.unexpected_keys:
         problems.append(f"unexpected {describe_keys(info.unexpected_keys)}")
     if problems and strict:
+        hint = (" (or ignore_mismatched_sizes=True to start the wrongly shaped ones afresh)"
+                if info.mismatched_keys and not ignore_mismatched_sizes else "")
         raise ValueError(
             f"{source} does not fit {model_name}: " + "; ".join(problems)
-            + ". Does config.json belong to these weights? Pass strict=False to load what fits."
+            + f". Does config.json belong to these weights? Pass strict=False to load what fits{hint}."
         )
     if problems:
         logger.warning("%s loaded into %s with strict=False: %s", source, model_name, "; ".join(problems))
@@ -290,10 +303,15 @@ def resolve_dtype(torch_dtype, state_dict: Mapping[str, torch.Tensor]) -> Option
 
 def _resolve_config(path_or_id: PathOrId, config: Optional[LayoutLMv2Config], hub_kwargs: dict,
                     overrides: dict) -> LayoutLMv2Config:
-    if config is None:
-        return LayoutLMv2Config.from_pretrained(path_or_id, **hub_kwargs, **overrides)
-    if not isinstance(config, LayoutLMv2Config):
+    if config is not None and not isinstance(config, LayoutLMv2Config):
         raise ValueError(f"config must be a LayoutLMv2Config, got {type(config).__name__}")
+    base = config if config is not None else LayoutLMv2Config.from_pretrained(path_or_id, **hub_kwargs)
+    unknown = sorted(k for k in overrides if not hasattr(base, k) and k not in CONFIG_ALIASES)
+    if unknown:
+        raise ValueError(f"from_pretrained got unknown keyword argument(s) {', '.join(unknown)}: not loading "
+                         f"options ({', '.join(LOADING_OPTIONS)}) nor LayoutLMv2Config fields")
+    if config is None:
+        return LayoutLMv2Config.from_pretrained(path_or_id, **hub_kwargs, **overrides) if overrides else base
     if overrides:
         config = config.copy()
         for key, value in overrides.items():
@@ -315,18 +333,24 @@ def load_pretrained(
     local_files_only: bool = False,
     token: Optional[str] = None,
     output_loading_info: bool = False,
+    dtype: Union[None, str, torch.dtype] = None,
+    ignore_mismatched_sizes: bool = False,
     **config_overrides,
 ):
     """Build `cls` from a checkpoint folder, weights file or hub id; returns the model in eval mode.
 
-    `config` replaces the folder's config.json; keyword arguments override its fields
-    (e.g. `num_labels=7`). `torch_dtype` casts the model (default float32; "auto" keeps the
-    checkpoint's dtype). With `output_loading_info=True` returns (model, LoadingInfo.as_dict()).
+    `config` replaces the folder's config.json; other keyword arguments must be config fields and
+    override them (e.g. `num_labels=7`); anything else is an error naming it. `dtype` (or its older
+    name `torch_dtype`) casts the model (default float32; "auto" keeps the checkpoint's dtype).
+    `ignore_mismatched_sizes` starts wrongly shaped tensors afresh instead of failing. With
+    `output_loading_info=True` returns (model, LoadingInfo.as_dict()).
     """
     hub_kwargs = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only, token=token)
+    if dtype is not None and torch_dtype is not None and dtype != torch_dtype:
+        raise ValueError(f"dtype={dtype!r} and torch_dtype={torch_dtype!r} disagree; give one (dtype is the new name)")
     config = _resolve_config(path_or_id, config, hub_kwargs, config_overrides)
     checkpoint, weights_path = read_checkpoint(path_or_id, **hub_kwargs)
-    dtype = resolve_dtype(torch_dtype, checkpoint)
+    dtype = resolve_dtype(dtype if dtype is not None else torch_dtype, checkpoint)
 
     with skip_weight_init():
         model = cls(config)
@@ -338,6 +362,7 @@ def load_pretrained(
     state, info = match_state_dict(
         checkpoint, expected, pixel_mean=settings.pixel_mean, pixel_std=settings.pixel_std,
         source=str(weights_path), model_name=cls.__name__, strict=strict, added_by_class=added_by_class,
+        ignore_mismatched_sizes=ignore_mismatched_sizes,
     )
     del checkpoint
     not_loaded = [k for k in expected if k not in state]

@@ -5,7 +5,8 @@
     layoutlmv2 evaluate --model runs/funsd/best --dataset funsd --data-dir DATA/funsd --split test
     layoutlmv2 predict --model runs/funsd/best page.png scan.pdf --draw --output out/
 
-Exit status: 0 on success, 1 on a bad input (message on stderr), 2 on a usage error,
+Exit status: 0 on success, 1 on a bad input (one line per problem on stderr, naming the file;
+``predict`` writes the results of the good files first), 2 on a usage error,
 130 when interrupted with Ctrl-C (complete checkpoints are kept; rerun with ``--resume``).
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .. import registry
+from ..errors import LayoutLMv2Error
 
 TASK_CHOICES = registry.FINETUNING_TASKS
 DATASET_CHOICES = list(registry.DATASETS)
@@ -123,7 +125,8 @@ def _predict_parser(sub) -> None:
     p.add_argument("--question", help="the question (question-answering models)")
     p.add_argument("--draw", action="store_true", help="also write each page with coloured labelled boxes (PNG)")
     p.add_argument("--output", help="folder for <file>-p<page>.json (and .png); default: JSON lines on stdout")
-    p.add_argument("--dpi", type=int, default=170, help="PDF rendering resolution")
+    p.add_argument("--dpi", default="auto",
+                   help="PDF rendering resolution: auto (a scan at its own resolution, other pages at 300) or a number")
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--stride", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=4, help="windows per forward (of similar length)")
@@ -178,27 +181,47 @@ def _evaluate(args) -> int:
 
 
 def _predict(args) -> int:
+    """Each page's result is written (or printed) as soon as it is ready; failed files are listed at the end."""
+    from ..inference.output_files import make_output_folder, output_stems, write_atomically
     from ..inference.predictor import Predictor, draw_prediction
 
+    if args.draw and not args.output:
+        raise LayoutLMv2Error("--draw needs --output (a folder for the PNG files)")
+    out = make_output_folder(args.output) if args.output else None
     predictor = Predictor(args.model, max_length=args.max_length, stride=args.stride, batch_size=args.batch_size,
                           workers=args.workers, onnx=args.onnx, device=args.device, precision=_precision(args),
                           compile=args.compile)
-    records, pages = predictor.predict_files(args.files, args.words_json, args.question, args.dpi)
-    out = Path(args.output) if args.output else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
-    elif args.draw:
-        raise ValueError("--draw needs --output (a folder for the PNG files)")
-    for record, image in zip(records, pages):
-        if out is None:
-            print(json.dumps(record))
+    stems = output_stems(args.files)
+    failures, written = [], 0
+    for result in predictor.iter_files(args.files, args.words_json, args.question, _dpi(args.dpi)):
+        if result.error is not None:
+            failures.append(result.error)
             continue
-        stem = f"{Path(record['file']).stem}-p{record['page']}"
-        (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        written += 1
+        if out is None:
+            print(json.dumps(result.record), flush=True)
+            continue
+        stem = f"{stems[result.file]}-p{result.page}"
+        write_atomically(out / f"{stem}.json", json.dumps(result.record, indent=2) + "\n")
         if args.draw:
-            draw_prediction(image, record, predictor.task.labels).save(out / f"{stem}.png")
-        print(out / f"{stem}.json")
-    return 0
+            write_atomically(out / f"{stem}.png", draw_prediction(result.image, result.record, predictor.task.labels))
+        print(out / f"{stem}.json", flush=True)
+    for failure in failures:
+        print(f"layoutlmv2 predict: error: {failure}", file=sys.stderr)
+    if failures and len(args.files) > 1:
+        print(f"layoutlmv2 predict: {written} page(s) written; {len(failures)} of {len(args.files)} file(s) failed",
+              file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _dpi(value: str):
+    """--dpi: 'auto' or a number."""
+    if value == "auto":
+        return value
+    try:
+        return float(value)
+    except ValueError:
+        raise LayoutLMv2Error(f"--dpi must be 'auto' or a number, got {value!r}") from None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
@@ -216,9 +239,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: complete checkpoints are kept (rerun with --resume)", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, ImportError) as error:
-        print(f"layoutlmv2 {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, OSError, ImportError) as error:  # LayoutLMv2Error, a missing file, no Tesseract, ...
+        print(f"layoutlmv2 {args.command}: error: {_one_line(error)}", file=sys.stderr)
         return 1
+    except Exception as error:  # a bug of ours: still one line, the traceback with -v
+        if args.verbose:
+            logging.getLogger(__name__).exception("unexpected error")
+        print(f"layoutlmv2 {args.command}: internal error: {type(error).__name__}: {_one_line(error)} "
+              f"(rerun with -v for the traceback, and please report it)", file=sys.stderr)
+        return 1
+
+
+def _one_line(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 if __name__ == "__main__":

@@ -1,14 +1,9 @@
 """Run a fine-tuned model on page files: images (PNG/JPEG/TIFF, every TIFF frame) and PDFs.
 
-Words come from Tesseract OCR (the image processor with ``apply_ocr``) unless given in a JSON
-file (``words_json``)::
-
-    {"words": ["Date:", "12/01/98"], "boxes": [[40, 30, 90, 44], [96, 30, 170, 44]]}
-
-``boxes`` are ``[x0, y0, x1, y1]`` in **pixels of the page as given** (for a PDF: of the page
-rendered at ``dpi``) unless ``"box_units": "0-1000"`` says they are already on LayoutLM's
-0..1000 grid. For several pages use ``{"pages": [{"words": ..., "boxes": ...}, ...]}``, one
-entry per page in file order.
+Words come from Tesseract OCR (the image processor with ``apply_ocr``) unless given in a words
+JSON file (`layoutlmv2.inference.words_file`). `Predictor.iter_files` streams: pages are read,
+predicted and yielded a few at a time, and a file that cannot be read is one failed `PageResult`
+(the others go on), so a caller can write each result as soon as it is ready.
 
 Each page gives one JSON-able dict: ``file``, ``page``, ``size``, ``words``, ``boxes`` (0..1000)
 and, by task, ``labels``/``scores``/``entities`` (token classification), ``label``/
@@ -17,73 +12,37 @@ and, by task, ``labels``/``scores``/``entities`` (token classification), ``label
 
 from __future__ import annotations
 
-import json
 import logging
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence, Union
+from typing import Any, Iterable, Iterator, Optional, Sequence, Union
 
 from PIL import Image
 
 from ..configuration import LayoutLMv2Config
-from ..boxes import normalize_box
 from ..data.document import Document
 from ..deployment.worker_pool import check_workers
+from ..errors import LayoutLMv2Error
+from ..preprocessing.pages import Dpi, iter_pages, page_count
 from ..tasks.definitions import Task, task_from_config
+from .words_file import page_words, read_words_json
 
 logger = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
-BOX_UNITS = ("pixels", "0-1000")
+__all__ = ["PageResult", "Predictor", "draw_prediction", "iter_pages", "pixel_box", "read_words_json"]
+
+PAGES_PER_STEP = 8  # pages read and predicted together by `Predictor.iter_files` (length-sorted batches)
 
 
-def iter_pages(path: Union[str, Path], dpi: int = 170) -> Iterator[Image.Image]:
-    """Every page of a file as an RGB image: TIFF frames one by one, PDF pages rendered at ``dpi``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"no such file: {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".pdf":
-        try:
-            import pypdfium2 as pdfium
-        except ImportError as error:
-            raise ImportError("reading PDFs needs pypdfium2: pip install 'layoutlmv2[pdf]'") from error
-        pdf = pdfium.PdfDocument(str(path))
-        try:
-            for index in range(len(pdf)):
-                page = pdf[index]
-                yield page.render(scale=dpi / 72).to_pil().convert("RGB")
-                page.close()
-        finally:
-            pdf.close()
-        return
-    if suffix not in IMAGE_SUFFIXES:
-        raise ValueError(f"{path}: unsupported file type {suffix!r} (images {sorted(IMAGE_SUFFIXES)} or .pdf)")
-    with Image.open(path) as image:
-        for frame in range(getattr(image, "n_frames", 1)):
-            image.seek(frame)
-            yield image.convert("RGB")
+@dataclass
+class PageResult:
+    """One page's prediction (``record``, with its ``image``), or why the file failed (``error``)."""
 
-
-def read_words_json(path: Union[str, Path]) -> list[dict[str, Any]]:
-    """The page entries of a words JSON file (see the module docstring), checked."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON: {error}") from error
-    pages = data.get("pages", [data]) if isinstance(data, dict) else None
-    if not isinstance(pages, list):
-        raise ValueError(f"{path}: expected an object with 'words' and 'boxes' (or 'pages': [...])")
-    for number, page in enumerate(pages):
-        if not isinstance(page, dict) or "words" not in page or "boxes" not in page:
-            raise ValueError(f"{path}: page {number} needs 'words' and 'boxes'")
-        if len(page["words"]) != len(page["boxes"]):
-            raise ValueError(f"{path}: page {number} has {len(page['words'])} words but {len(page['boxes'])} boxes")
-        units = page.get("box_units", data.get("box_units", "pixels") if isinstance(data, dict) else "pixels")
-        if units not in BOX_UNITS:
-            raise ValueError(f"{path}: box_units must be one of {BOX_UNITS}, got {units!r}")
-        page["box_units"] = units
-    return pages
+    file: str
+    page: Optional[int]
+    record: Optional[dict[str, Any]] = None
+    image: Optional[Image.Image] = None
+    error: Optional[str] = None
 
 
 class Predictor:
@@ -118,55 +77,124 @@ class Predictor:
         features = reader(image)
         return list(features["words"][0]), [list(map(int, b)) for b in features["boxes"][0]]
 
+    def check_question(self, question: Optional[str]) -> None:
+        """A QA model needs a question; the other tasks must not get one (it would be ignored)."""
+        is_qa = self.task.name == "question-answering"
+        if is_qa and not question:
+            raise LayoutLMv2Error(f"{self.model_dir} is a question-answering model: give a question")
+        if question and not is_qa:
+            raise LayoutLMv2Error(f"a question was given, but {self.model_dir} is a {self.task.name} model "
+                                  f"(only question-answering models take one)")
+
     def predict_pages(self, pages: Sequence[Image.Image], words: Optional[Sequence[dict[str, Any]]] = None,
                       question: Optional[str] = None, names: Optional[Sequence[tuple[str, int]]] = None
                       ) -> list[dict[str, Any]]:
         """Predictions for in-memory pages; ``words[i]`` optionally gives page i's words (see module doc)."""
-        if self.task.name == "question-answering" and not question:
-            raise ValueError("this is a question-answering model: give a question")
+        self.check_question(question)
         if words is not None and len(words) != len(pages):
-            raise ValueError(f"{len(pages)} pages but words for {len(words)}")
-        documents = []
-        for i, image in enumerate(pages):
-            if words is None:
-                page_words, boxes = self.ocr(image)
-            else:
-                page_words = [str(w) for w in words[i]["words"]]
-                if words[i].get("box_units", "pixels") == "0-1000":
-                    boxes = [list(map(int, b)) for b in words[i]["boxes"]]
-                else:
-                    boxes = [normalize_box(b, image.width, image.height, clamp=True) for b in words[i]["boxes"]]
-            name = names[i] if names is not None else ("<memory>", i + 1)
-            documents.append(Document(id=f"{name[0]}#{name[1]}", words=page_words, boxes=boxes,
-                                      page_size=image.size, question=question, extra={"image": image}))
+            raise LayoutLMv2Error(f"{len(pages)} pages but words for {len(words)}")
+        names = names if names is not None else [("<memory>", i + 1) for i in range(len(pages))]
+        documents = [self._document(image, None if words is None else words[i], question, names[i])
+                     for i, image in enumerate(pages)]
+        return self._predict_documents(documents, names, question)
+
+    def iter_files(self, files: Iterable[Union[str, Path]], words_json: Optional[Union[str, Path]] = None,
+                   question: Optional[str] = None, dpi: Dpi = "auto") -> Iterator[PageResult]:
+        """Every page of every file, predicted `PAGES_PER_STEP` pages at a time, in order.
+
+        A file that cannot be read (or OCR'd) yields one `PageResult` with ``error`` and the run goes
+        on; problems of the whole run (a bad words file, no Tesseract, a question for the wrong
+        model) raise before anything is predicted or when first met.
+        """
+        self.check_question(question)
+        files = [str(file) for file in files]
+        words = self._words_by_page(files, words_json, dpi) if words_json is not None else None
+        pending: list[tuple[Document, tuple[str, int]]] = []
+        for file in files:
+            number = 0
+            try:
+                for number, image in enumerate(iter_pages(file, dpi), start=1):
+                    entry = None if words is None else words.get((file, number))
+                    if words is not None and entry is None:
+                        raise LayoutLMv2Error(f"{file} page {number}: not counted in the words file "
+                                              f"(its header declares fewer pages)")
+                    pending.append((self._document(image, entry, question, (file, number)), (file, number)))
+                    if len(pending) >= PAGES_PER_STEP:
+                        yield from self._results(pending, question)
+                        pending = []
+            except LayoutLMv2Error as error:
+                yield from self._results(pending, question)
+                pending = []
+                message = str(error) if file in str(error) else f"{file} page {number + 1}: {error}"
+                yield PageResult(file, number + 1 if number else None, error=message)
+        yield from self._results(pending, question)
+
+    def predict_files(self, files: Sequence[Union[str, Path]], words_json: Optional[Union[str, Path]] = None,
+                      question: Optional[str] = None, dpi: Dpi = "auto"
+                      ) -> tuple[list[dict[str, Any]], list[Image.Image]]:
+        """(per-page predictions, the page images) for every page of every file; the first failure raises."""
+        records, images = [], []
+        for result in self.iter_files(files, words_json, question, dpi):
+            if result.error is not None:
+                raise LayoutLMv2Error(result.error)
+            records.append(result.record)
+            images.append(result.image)
+        return records, images
+
+    # ------------------------------------------------------------------ steps
+    def _words_by_page(self, files: Sequence[str], words_json: Union[str, Path], dpi: Dpi
+                       ) -> dict[tuple[str, int], dict[str, Any]]:
+        """The words file's entries keyed by (file, page): one entry per page the files declare, in order
+        (a file that cannot be opened declares none; it fails on its own)."""
+        entries = read_words_json(words_json)
+        keys = [(file, number) for file in files for number in range(1, page_count(file) + 1)]
+        if len(keys) != len(entries):
+            raise LayoutLMv2Error(f"{words_json} has words for {len(entries)} pages, but the files have "
+                                  f"{len(keys)} pages")
+        return dict(zip(keys, entries))
+
+    def _document(self, image: Image.Image, entry: Optional[dict[str, Any]], question: Optional[str],
+                  name: tuple[str, int]) -> Document:
+        """One page as a `Document`: words OCR'd, or from its words-file entry (checked against the page)."""
+        clamped = 0
+        if entry is None:
+            words, boxes = self.ocr(image)
+        else:
+            words, boxes, clamped = page_words(entry, image.width, image.height)
+            if clamped:
+                logger.warning("%s page %d: %d word box(es) spill over the %d x %d page; clamped to it",
+                               name[0], name[1], clamped, image.width, image.height)
+        return Document(id=f"{name[0]}#{name[1]}", words=[str(w) for w in words], boxes=boxes,
+                        page_size=image.size, question=question, extra={"image": image, "clamped_boxes": clamped})
+
+    def _results(self, pending: Sequence[tuple[Document, tuple[str, int]]], question: Optional[str]
+                 ) -> Iterator[PageResult]:
+        if not pending:
+            return
+        documents, names = [d for d, _ in pending], [n for _, n in pending]
+        for document, name, record in zip(documents, names, self._predict_documents(documents, names, question)):
+            yield PageResult(name[0], name[1], record=record, image=document.extra["image"])
+
+    def _predict_documents(self, documents: Sequence[Document], names: Sequence[tuple[str, int]],
+                           question: Optional[str]) -> list[dict[str, Any]]:
         encoded = self.task.encode(documents, self.processor.tokenizer, self.processor.image_processor,
                                    self.max_length, self.stride)
         outputs = self.task.window_outputs(self.model, encoded, self.batch_size, autocast=self.autocast,
                                            workers=self.workers)
         decoded = self.task.decode(documents, encoded, outputs)
         results = []
-        for i, (document, prediction) in enumerate(zip(documents, decoded)):
-            name = names[i] if names is not None else ("<memory>", i + 1)
+        for document, name, prediction in zip(documents, names, decoded):
             width, height = document.page_size
             record = {"file": name[0], "page": name[1], "size": [width, height], "task": self.task.name,
                       "words": document.words, "boxes": document.boxes,
                       "boxes_pixels": [pixel_box(b, width, height) for b in document.boxes]}
+            if document.extra.get("clamped_boxes"):
+                record["clamped_boxes"] = document.extra["clamped_boxes"]
             if question is not None:
                 record["question"] = question
             record.update(prediction)
             results.append(record)
         return results
-
-    def predict_files(self, files: Sequence[Union[str, Path]], words_json: Optional[Union[str, Path]] = None,
-                      question: Optional[str] = None, dpi: int = 170) -> tuple[list[dict[str, Any]], list[Image.Image]]:
-        """(per-page predictions, the page images) for every page of every file, in order."""
-        pages, names = [], []
-        for file in files:
-            for number, image in enumerate(iter_pages(file, dpi), start=1):
-                pages.append(image)
-                names.append((str(file), number))
-        words = read_words_json(words_json) if words_json is not None else None
-        return self.predict_pages(pages, words, question, names), pages
 
 
 def pixel_box(box: Sequence[int], width: int, height: int) -> list[int]:

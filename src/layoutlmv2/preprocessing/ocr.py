@@ -19,6 +19,8 @@ from typing import Optional, Sequence
 
 from PIL import Image
 
+from ..errors import LayoutLMv2Error
+
 from ..boxes import normalize_box
 
 logger = logging.getLogger(__name__)
@@ -92,11 +94,17 @@ def _run_tesseract(image: Image.Image, lang: Optional[str], config: str, timeout
         raise TesseractNotFoundError(_INSTALL_HINT.format(cmd=cmd)) from None
     except PermissionError:
         raise TesseractNotFoundError(_INSTALL_HINT.format(cmd=cmd)) from None
+    except subprocess.TimeoutExpired:
+        raise LayoutLMv2Error(f"Tesseract took longer than {timeout} s on a {image.width} x {image.height} page") from None
     if done.returncode != 0:
-        message = done.stderr.decode("utf-8", "replace").strip()
+        message = " ".join(done.stderr.decode("utf-8", "replace").split())  # one line
         if "Failed loading language" in message or "Error opening data file" in message:
-            raise ValueError(f"Tesseract has no language data for lang={lang!r}: {message}")
-        raise RuntimeError(f"Tesseract failed (exit code {done.returncode}): {message}")
+            packs = " ".join(f"tesseract-ocr-{name.replace('_', '-').lower()}" for name in str(lang).split("+"))
+            raise LayoutLMv2Error(f"Tesseract has no language data for lang={lang!r}: install it "
+                                  f"(Debian/Ubuntu: apt-get install {packs}; `tesseract --list-langs` shows "
+                                  f"what is installed)")
+        raise LayoutLMv2Error(f"Tesseract failed on a {image.width} x {image.height} page "
+                              f"(exit code {done.returncode}): {message}")
     return _parse_tsv(done.stdout.decode("utf-8", "replace"))
 
 

@@ -47,6 +47,14 @@ def build_processor(vocab_dir: Union[str, Path], image_size: int = 224) -> Layou
     return LayoutLMv2Processor(image_processor=image_processor, tokenizer=tokenizer)
 
 
+def processor_for_pages(processor: LayoutLMv2Processor) -> LayoutLMv2Processor:
+    """The processor a trained folder keeps: training reads words from the data set, but the saved one
+    OCRs raw pages (``apply_ocr=True``, transformers' default), so ``processor(Image.open(page))`` works."""
+    settings = {**processor.image_processor.to_dict(), "apply_ocr": True}
+    settings.pop("image_processor_type", None)
+    return LayoutLMv2Processor(image_processor=LayoutLMv2ImageProcessor(**settings), tokenizer=processor.tokenizer)
+
+
 # --backbone-depth of the command line -> the named backbone it builds
 BACKBONE_BY_DEPTH = {50: "resnext50_32x4d", 101: "resnext101_32x8d"}
 
@@ -155,7 +163,7 @@ def finetune(
                   label_smoothing=label_smoothing, num_layers=num_layers, limit=limit)
     args = TrainingArguments(output_dir=str(output_dir), extra=recipe, **training)
     trainer = Trainer(model, task, args, train, eval_data, eval_docs, pretrained,
-                      save_extra=lambda folder: processor.save_pretrained(folder))
+                      save_extra=lambda folder: processor_for_pages(processor).save_pretrained(folder))
     summary = trainer.train(resume=resume)
     summary.update(device=str(trainer.device), precision=precision_name(trainer.amp_dtype),
                    recipe=recipe, train_windows=len(train), train_documents=len(train_docs),

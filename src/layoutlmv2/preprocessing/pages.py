@@ -1,0 +1,151 @@
+"""Page images from files: PNG/JPEG/TIFF/... (every frame) and PDFs (every page), as RGB.
+
+A file that cannot be read is one `LayoutLMv2Error` naming it and saying why (not an image, truncated,
+too large, a corrupt PDF), raised before or while its pages are yielded.
+
+PDF resolution. Tesseract reads a scan best at the scan's own pixels: resampling a 100-dpi scan to
+170 dpi found 73 of a FUNSD page's 188 words (benchmarks/results/pdf_dpi.md). So ``dpi="auto"``
+renders a page whose content is one raster image (a scan) at that image's native resolution, pixel
+for pixel, and a born-digital page (vector text) at `VECTOR_DPI`. A number renders every page at it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Iterator, Optional, Union
+
+from PIL import Image
+
+from ..errors import LayoutLMv2Error, describe_os_error
+
+__all__ = ["IMAGE_SUFFIXES", "MAX_PAGE_PIXELS", "VECTOR_DPI", "iter_pages", "page_count", "pdf_page_dpi"]
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
+# Pillow's own decompression-bomb limit (about 179 megapixels, a 13000 x 13000 page); larger is refused.
+MAX_PAGE_PIXELS = 2 * (Image.MAX_IMAGE_PIXELS or 89_478_485)
+VECTOR_DPI = 300  # born-digital PDF pages (see the module docstring)
+SCAN_COVERAGE = 0.9  # an image covering this share of the page makes it a scan
+DPI_RANGE = (72, 600)
+
+Dpi = Union[int, float, str, None]
+
+
+def iter_pages(path: Union[str, Path], dpi: Dpi = "auto") -> Iterator[Image.Image]:
+    """Every page of a file as an RGB image: image frames one by one, PDF pages rendered at ``dpi``."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no such file: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        yield from _pdf_pages(path, dpi)
+    elif suffix in IMAGE_SUFFIXES:
+        yield from _image_frames(path)
+    else:
+        raise LayoutLMv2Error(f"{path}: unsupported file type {suffix!r} (images {sorted(IMAGE_SUFFIXES)} or .pdf)")
+
+
+def page_count(path: Union[str, Path]) -> int:
+    """How many pages a file declares (image frames, PDF pages), without decoding them; 0 when it
+    cannot be opened (`iter_pages` then says why)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".pdf":
+            import pypdfium2 as pdfium
+
+            pdf = pdfium.PdfDocument(str(path))
+            try:
+                return len(pdf)
+            finally:
+                pdf.close()
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as image:
+                    return int(getattr(image, "n_frames", 1))
+    except Exception:  # noqa: BLE001 (any reason it cannot be opened: iter_pages reports it)
+        return 0
+    return 0
+
+
+def _image_frames(path: Path) -> Iterator[Image.Image]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(path)
+    except Image.UnidentifiedImageError:
+        raise LayoutLMv2Error(f"{path}: not an image Pillow can read (wrong extension, or a damaged file)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise LayoutLMv2Error(f"{path}: image too large to be a page ({error})") from None
+    except OSError as error:
+        raise LayoutLMv2Error(describe_os_error(error, "read", path)) from None
+    with image:
+        for frame in range(getattr(image, "n_frames", 1)):
+            try:
+                image.seek(frame)
+                page = image.convert("RGB")
+            except (OSError, SyntaxError, ValueError) as error:  # truncated data, bad palette, ...
+                where = f" (frame {frame + 1})" if frame else ""
+                raise LayoutLMv2Error(f"{path}{where}: damaged or truncated image ({error})") from None
+            yield page
+
+
+def _pdf_pages(path: Path, dpi: Dpi) -> Iterator[Image.Image]:
+    try:
+        import pypdfium2 as pdfium
+    except ImportError as error:
+        raise ImportError("reading PDFs needs pypdfium2: pip install 'layoutlmv2[pdf]'") from error
+    _check_dpi(dpi)
+    try:
+        pdf = pdfium.PdfDocument(str(path))
+    except pdfium.PdfiumError as error:
+        raise LayoutLMv2Error(f"{path}: not a readable PDF ({error})") from None
+    try:
+        for index in range(len(pdf)):
+            page = pdf[index]
+            try:
+                page_dpi = pdf_page_dpi(page) if dpi in (None, "auto") else float(dpi)
+                width, height = page.get_size()
+                if width * height * (page_dpi / 72) ** 2 > MAX_PAGE_PIXELS:
+                    raise LayoutLMv2Error(f"{path} page {index + 1}: {width:.0f} x {height:.0f} points at {page_dpi:.0f}"
+                                          f" dpi is too large to be a page; pass a smaller dpi")
+                rendered = page.render(scale=page_dpi / 72).to_pil().convert("RGB")
+            except pdfium.PdfiumError as error:
+                raise LayoutLMv2Error(f"{path} page {index + 1}: cannot be rendered ({error})") from None
+            finally:
+                page.close()
+            yield rendered
+    finally:
+        pdf.close()
+
+
+def _check_dpi(dpi: Dpi) -> None:
+    if dpi in (None, "auto"):
+        return
+    if isinstance(dpi, bool) or not isinstance(dpi, (int, float)) or not DPI_RANGE[0] <= dpi <= DPI_RANGE[1]:
+        raise LayoutLMv2Error(f"dpi must be 'auto' or a number in {DPI_RANGE[0]}..{DPI_RANGE[1]}, got {dpi!r}")
+
+
+def pdf_page_dpi(page) -> float:
+    """The resolution to render a pypdfium2 page at: a scan's native one, else `VECTOR_DPI`."""
+    native = _scan_dpi(page)
+    if native is None:
+        return float(VECTOR_DPI)
+    return float(min(max(native, DPI_RANGE[0]), DPI_RANGE[1]))
+
+
+def _scan_dpi(page) -> Optional[float]:
+    """Pixels per inch of the raster image that covers the page (a scan), or None for other pages."""
+    import pypdfium2.raw as pdfium_c
+
+    width, height = page.get_size()
+    best = None
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+        left, bottom, right, top = obj.get_bounds()
+        covered = max(right - left, 0) * max(top - bottom, 0)
+        if width * height == 0 or covered < SCAN_COVERAGE * width * height:
+            continue
+        pixels_wide, _ = obj.get_px_size()
+        dpi = pixels_wide / (right - left) * 72
+        best = dpi if best is None else max(best, dpi)
+    return best
