@@ -92,6 +92,13 @@ RESNET_STAGE_BLOCKS = {50: (3, 4, 6, 3), 101: (3, 4, 23, 3), 152: (3, 8, 36, 3)}
 
 ATTRIBUTE_ALIASES = {"num_classes": "num_labels"}
 
+# Field types `validate` checks (a config.json edited by hand, or damaged, fails there by name).
+POSITIVE_INT_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size",
+                       "max_position_embeddings", "type_vocab_size", "max_2d_position_embeddings", "max_rel_pos",
+                       "rel_pos_bins", "max_rel_2d_pos", "rel_2d_pos_bins", "coordinate_size", "shape_size")
+PROBABILITY_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob")
+BOOL_FIELDS = ("has_relative_attention_bias", "has_spatial_attention_bias", "has_visual_segment_embedding", "fast_qkv")
+
 # Fields every transformers config has; config.json leaves them out while they hold these values.
 _GENERIC_DEFAULTS: Dict[str, Any] = {
     "problem_type": None,
@@ -186,7 +193,8 @@ class LayoutLMv2Config:
         # Kept for config.json compatibility only: nothing converts implicitly, see
         # `LayoutLMv2Model.synchronize_batch_norm()`.
         self.convert_sync_batchnorm = convert_sync_batchnorm
-        self.image_feature_pool_shape = list(image_feature_pool_shape or [7, 7, 256])
+        pool = [7, 7, 256] if image_feature_pool_shape is None else image_feature_pool_shape
+        self.image_feature_pool_shape = list(pool) if isinstance(pool, (list, tuple)) else pool
         self.coordinate_size = coordinate_size
         self.shape_size = shape_size
         self.has_relative_attention_bias = has_relative_attention_bias
@@ -208,14 +216,25 @@ class LayoutLMv2Config:
 
     # ----------------------------------------------------------------------------- labels
     def _set_labels(self, num_labels, id2label, label2id) -> None:
+        if num_labels is not None and (isinstance(num_labels, bool) or not isinstance(num_labels, int) or num_labels < 1):
+            raise ValueError(f"num_labels={num_labels!r} must be a positive integer")
         if id2label is not None:
-            id2label = {int(k): v for k, v in id2label.items()}
+            if not isinstance(id2label, dict):
+                raise ValueError(f"id2label must map label ids to names, got {id2label!r}")
+            try:
+                id2label = {int(k): v for k, v in id2label.items()}
+            except ValueError:
+                raise ValueError(f"id2label keys must be label ids (0, 1, ...), got {sorted(id2label)!r}") from None
+            if sorted(id2label) != list(range(len(id2label))):
+                raise ValueError(f"id2label must number the labels 0..{len(id2label) - 1}, got ids {sorted(id2label)}")
         if id2label is None:
             count = 2 if num_labels is None else int(num_labels)
             id2label = {i: f"LABEL_{i}" for i in range(count)}
         elif num_labels is not None and int(num_labels) != len(id2label):
             raise ValueError(f"num_labels={num_labels} does not match id2label with {len(id2label)} entries")
         self.id2label = id2label
+        if label2id is not None and not isinstance(label2id, dict):
+            raise ValueError(f"label2id must map label names to ids, got {label2id!r}")
         self.label2id = {v: k for k, v in id2label.items()} if label2id is None else dict(label2id)
 
     @property
@@ -234,6 +253,7 @@ class LayoutLMv2Config:
     # ------------------------------------------------------------------------- validation
     def validate(self) -> None:
         """Reject settings that cannot build a model, naming the setting."""
+        self._check_field_types()
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(
                 f"hidden_size={self.hidden_size} is not a multiple of num_attention_heads={self.num_attention_heads}"
@@ -250,6 +270,28 @@ class LayoutLMv2Config:
             raise ValueError(f"problem_type={self.problem_type!r} is not one of regression, "
                              "single_label_classification, multi_label_classification")
         self.backbone_settings()
+
+    def _check_field_types(self) -> None:
+        for name in POSITIVE_INT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ValueError(f"{name}={value!r} must be a positive integer")
+        for name in PROBABILITY_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < 1:
+                raise ValueError(f"{name}={value!r} must be a number in [0, 1)")
+        for name in BOOL_FIELDS:
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name}={getattr(self, name)!r} must be true or false")
+        eps = self.layer_norm_eps
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < 1:
+            raise ValueError(f"layer_norm_eps={eps!r} must be a small positive number")
+        shape = self.image_feature_pool_shape
+        if not isinstance(shape, list) or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
+                                                  for v in shape):
+            raise ValueError(f"image_feature_pool_shape={shape!r} must be a list of positive integers")
+        if not isinstance(self.detectron2_config_args, dict):
+            raise ValueError(f"detectron2_config_args={self.detectron2_config_args!r} must be an object")
 
     def backbone_settings(self) -> BackboneSettings:
         """Resolve `detectron2_config_args` (over detectron2's defaults) into what timm can build."""
@@ -349,9 +391,14 @@ class LayoutLMv2Config:
     def from_json_file(cls, path: Union[str, os.PathLike]) -> "LayoutLMv2Config":
         try:
             values = json.loads(Path(path).read_text(encoding="utf-8"))
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ValueError(f"{path} is not valid JSON: {err}") from err
-        return cls.from_dict(values)
+        if not isinstance(values, dict):
+            raise ValueError(f"{path} must hold a JSON object, not {type(values).__name__}")
+        try:
+            return cls.from_dict(values)
+        except (ValueError, TypeError, AttributeError, KeyError) as err:  # a field of the wrong type or value
+            raise ValueError(f"{path}: {' '.join(str(err).split())}") from None
 
     def save_pretrained(self, save_directory: Union[str, os.PathLike]) -> None:
         directory = Path(save_directory)

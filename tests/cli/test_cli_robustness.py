@@ -107,6 +107,7 @@ def test_pages_before_a_damaged_frame_are_written(token_model, tmp_path):
 @pytest.mark.parametrize("content, named", [
     ({"words": ["Date:"], "boxes": [["10", "20", "30", "40"]]}, "box 0 ('Date:') is ['10', '20', '30', '40']"),
     ({"words": ["Date:"], "boxes": [[10, 20, 30]]}, "not four numbers"),
+    ({"words": ["Date:"], "boxes": [[10**400, 20, 30, 40]]}, "not four numbers [x0, y0, x1, y1] (finite, below 1e+09)"),
     ({"words": [12], "boxes": [[10, 20, 30, 40]]}, "word 0 is 12, not a string"),
     ({"words": ["Date:"], "boxes": [[30, 20, 10, 40]]}, "x0 > x1"),
     ({"words": ["Date:"], "boxes": [[5000, 5000, 5100, 5100]]}, "wholly off the 754 x 1000 pixel page"),

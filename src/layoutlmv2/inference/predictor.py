@@ -13,6 +13,7 @@ and, by task, ``labels``/``scores``/``entities`` (token classification), ``label
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Optional, Sequence, Union
@@ -59,11 +60,12 @@ class Predictor:
         self.device, self.autocast = resolve_placement(device, precision, workers=workers, onnx=onnx)
 
         self.model_dir = Path(model_dir)
-        config = LayoutLMv2Config.from_pretrained(self.model_dir)
-        self.task: Task = task_from_config(config)
-        self.processor = load_processor(self.model_dir)
-        self.model = load_inference_model(self.task, self.model_dir, self.processor, onnx, device=self.device,
-                                          compile=compile)
+        with naming_the_folder(self.model_dir):
+            config = LayoutLMv2Config.from_pretrained(self.model_dir)
+            self.task: Task = task_from_config(config)
+            self.processor = load_processor(self.model_dir)
+            self.model = load_inference_model(self.task, self.model_dir, self.processor, onnx, device=self.device,
+                                              compile=compile)
         self.max_length, self.stride, self.batch_size = max_length, stride, batch_size
         self.workers = check_workers(workers)  # processes sharing the cores (`layoutlmv2.worker_pool`)
 
@@ -195,6 +197,19 @@ class Predictor:
             record.update(prediction)
             results.append(record)
         return results
+
+
+@contextmanager
+def naming_the_folder(folder: Path) -> Iterator[None]:
+    """Errors while a model folder loads name the folder (a damaged vocab.txt, a config field of the wrong
+    type, ...), as one `LayoutLMv2Error` unless they are already ours and name it."""
+    try:
+        yield
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as error:
+        message = " ".join(str(error).split()) or type(error).__name__
+        if isinstance(error, LayoutLMv2Error) and str(folder) in message:
+            raise
+        raise LayoutLMv2Error(message if str(folder) in message else f"{folder}: {message}") from error
 
 
 def pixel_box(box: Sequence[int], width: int, height: int) -> list[int]:

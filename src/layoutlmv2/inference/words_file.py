@@ -16,7 +16,6 @@ the page edge (common with OCR and annotation tools) is clamped to it and counte
 from __future__ import annotations
 
 import json
-import math
 from numbers import Real
 from pathlib import Path
 from typing import Any, Sequence, Union
@@ -27,6 +26,7 @@ from ..errors import LayoutLMv2Error, describe_os_error
 __all__ = ["BOX_UNITS", "page_words", "read_words_json"]
 
 BOX_UNITS = ("pixels", "0-1000")
+MAX_COORDINATE = 1e9  # pixels; larger is not a page
 
 
 def read_words_json(path: Union[str, Path]) -> list[dict[str, Any]]:
@@ -60,14 +60,24 @@ def _checked_page(page: Any, number: int, default_units: Any, path: Path) -> dic
         raise LayoutLMv2Error(f"{where} has {len(words)} words but {len(boxes)} boxes")
     for index, (word, box) in enumerate(zip(words, boxes)):
         if not isinstance(word, str):
-            raise LayoutLMv2Error(f"{where}: word {index} is {word!r}, not a string")
-        if not (isinstance(box, list) and len(box) == 4
-                and all(isinstance(v, Real) and not isinstance(v, bool) and math.isfinite(v) for v in box)):
-            raise LayoutLMv2Error(f"{where}: box {index} ({word!r}) is {box!r}, not four numbers [x0, y0, x1, y1]")
+            raise LayoutLMv2Error(f"{where}: word {index} is {_short(word)}, not a string")
+        if not (isinstance(box, list) and len(box) == 4 and all(_is_coordinate(v) for v in box)):
+            raise LayoutLMv2Error(f"{where}: box {index} ({_short(word)}) is {_short(box)}, not four numbers "
+                                  f"[x0, y0, x1, y1] (finite, below {MAX_COORDINATE:g})")
     units = page.get("box_units", default_units)
     if units not in BOX_UNITS:
-        raise LayoutLMv2Error(f"{where}: box_units must be one of {BOX_UNITS}, got {units!r}")
+        raise LayoutLMv2Error(f"{where}: box_units must be one of {BOX_UNITS}, got {_short(units)}")
     return {**page, "box_units": units, "source": where}
+
+
+def _is_coordinate(value: Any) -> bool:
+    return (isinstance(value, Real) and not isinstance(value, bool)
+            and abs(value) < MAX_COORDINATE)  # False for NaN and inf too; a huge int never becomes a float
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def page_words(entry: dict[str, Any], width: int, height: int) -> tuple[list[str], list[list[int]], int]:

@@ -77,17 +77,33 @@ def _image_frames(path: Path) -> Iterator[Image.Image]:
         raise LayoutLMv2Error(f"{path}: not an image Pillow can read (wrong extension, or a damaged file)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise LayoutLMv2Error(f"{path}: image too large to be a page ({error})") from None
-    except OSError as error:
+    except PermissionError as error:
         raise LayoutLMv2Error(describe_os_error(error, "read", path)) from None
+    except Exception as error:  # noqa: BLE001  Pillow's parsers raise many types on damaged headers
+        raise LayoutLMv2Error(f"{path}: damaged image header ({_reason(error)})") from None
     with image:
-        for frame in range(getattr(image, "n_frames", 1)):
+        frames = _frame_count(image, path)
+        for frame in range(frames):
             try:
                 image.seek(frame)
                 page = image.convert("RGB")
-            except (OSError, SyntaxError, ValueError) as error:  # truncated data, bad palette, ...
-                where = f" (frame {frame + 1})" if frame else ""
-                raise LayoutLMv2Error(f"{path}{where}: damaged or truncated image ({error})") from None
+            except MemoryError:
+                raise LayoutLMv2Error(f"{path}: image too large to decode ({image.width} x {image.height})") from None
+            except Exception as error:  # noqa: BLE001  truncated data, bad palette, ... (any decoder error)
+                where = f" (frame {frame + 1})" if frames > 1 else ""
+                raise LayoutLMv2Error(f"{path}{where}: damaged or truncated image ({_reason(error)})") from None
             yield page
+
+
+def _frame_count(image: Image.Image, path: Path) -> int:
+    try:
+        return int(getattr(image, "n_frames", 1))
+    except Exception as error:  # noqa: BLE001  counting frames parses every frame header
+        raise LayoutLMv2Error(f"{path}: damaged multi-frame image ({_reason(error)})") from None
+
+
+def _reason(error: BaseException) -> str:
+    return " ".join(str(error).split()) or type(error).__name__
 
 
 def _pdf_pages(path: Path, dpi: Dpi) -> Iterator[Image.Image]:
