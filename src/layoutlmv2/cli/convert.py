@@ -17,8 +17,9 @@ import json
 import logging
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 
@@ -93,69 +94,104 @@ def _cast(state: Dict[str, torch.Tensor], dtype: Optional[torch.dtype], show_pro
     return out
 
 
+@dataclass
+class _Converted:
+    """What a conversion read and wrote, for its summary."""
+
+    weights_path: Any  # as read_checkpoint names it
+    was_original: bool
+    model_name: str
+    weights: Dict[str, torch.Tensor]  # in our naming, cast
+    written: Dict[str, torch.Tensor]  # what went to disk (+ legacy keys)
+    legacy: int
+    dtype: Optional[torch.dtype]
+    files: List[Path]
+    copied: List[str]
+    dropped: Dict[str, str]
+
+
 def convert(args: argparse.Namespace) -> List[str]:
     """Do the conversion; returns the summary lines."""
     source, target = str(args.input), Path(args.output)
     hub_kwargs = dict(revision=args.revision, cache_dir=args.cache_dir, local_files_only=args.local_files_only)
-    if Path(source).exists() and Path(source).resolve() == target.resolve():
-        raise ConversionError("OUT must differ from IN")
-    if target.is_file():
-        raise ConversionError(f"{target} is a file; OUT must be a folder")
-    present = [n for n in WEIGHT_FILES if (target / n).exists()]
-    if present and not args.overwrite:
-        raise ConversionError(f"{target} already holds {', '.join(present)}; pass --overwrite to replace")
-
+    _check_output(source, target, args.overwrite)
     raw_config = _read_config(source, hub_kwargs)
     config = LayoutLMv2Config.from_dict(raw_config)
     settings = config.backbone_settings()
     state, weights_path = read_checkpoint(source, **hub_kwargs)
     was_original = uses_original_naming(state)
     dtype = resolve_dtype(args.dtype, state) if args.dtype else None
-
-    # Rename to ours and check the keys and shapes against the model class they belong to.
-    cls = model_class_for({k: v.shape for k, v in state.items()}, config)
-    ours, info = match_state_dict(state, _expected_shapes(cls, config), pixel_mean=settings.pixel_mean,
-                                  pixel_std=settings.pixel_std, source=str(weights_path), model_name=cls.__name__)
+    cls, ours, info = _to_our_naming(state, config, settings, weights_path)
     del state
     total_bytes = sum(v.numel() * v.element_size() for v in ours.values())
     ours = _cast(ours, dtype, show_progress=total_bytes >= PROGRESS_MIN_BYTES)
-
-    written_legacy = 0
-    if args.to == "original":
-        out_state = ours_to_original(ours)
-        if not args.no_legacy_keys:
-            prefix = "layoutlmv2." if cls.__name__ != "LayoutLMv2Model" else ""
-            legacy = legacy_entries(list(out_state), settings.pixel_mean, settings.pixel_std,
-                                    config.max_position_embeddings, prefix=prefix)
-            written_legacy = len(legacy)
-            out_state.update(legacy)
-        safe = args.format == "safetensors"
-    else:
-        out_state, safe = ours, True
+    out_state, legacy, safe = _output_state(ours, args, cls, config, settings)
     files = write_state_dict(out_state, target, max_shard_size=args.max_shard_size, safe_serialization=safe)
     (target / CONFIG_NAME).write_text(json.dumps(raw_config, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     copied = _copy_side_files(source, target, hub_kwargs)
+    converted = _Converted(weights_path, was_original, cls.__name__, ours, out_state, legacy, dtype, files,
+                           copied, dict(info.dropped_keys))
+    lines = _summary_lines(converted, target, args.to)
+    if args.check:
+        lines.append(check_outputs(source, target, cls, hub_kwargs))
+    return lines
 
-    params = sum(v.numel() for v in ours.values() if v.is_floating_point())
+
+def _check_output(source: str, target: Path, overwrite: bool) -> None:
+    if Path(source).exists() and Path(source).resolve() == target.resolve():
+        raise ConversionError("OUT must differ from IN")
+    if target.is_file():
+        raise ConversionError(f"{target} is a file; OUT must be a folder")
+    present = [n for n in WEIGHT_FILES if (target / n).exists()]
+    if present and not overwrite:
+        raise ConversionError(f"{target} already holds {', '.join(present)}; pass --overwrite to replace")
+
+
+def _to_our_naming(state: Dict[str, torch.Tensor], config: LayoutLMv2Config, settings: Any,
+                   weights_path: Any) -> tuple:
+    """(model class, state dict in our naming, match info): keys renamed, checked against the class's shapes."""
+    cls = model_class_for({k: v.shape for k, v in state.items()}, config)
+    ours, info = match_state_dict(state, _expected_shapes(cls, config), pixel_mean=settings.pixel_mean,
+                                  pixel_std=settings.pixel_std, source=str(weights_path), model_name=cls.__name__)
+    return cls, ours, info
+
+
+def _output_state(ours: Dict[str, torch.Tensor], args: argparse.Namespace, cls: Any,
+                  config: LayoutLMv2Config, settings: Any) -> tuple:
+    """(state dict to write, number of legacy keys in it, safetensors?) for ``--to`` and ``--format``."""
+    if args.to != "original":
+        return ours, 0, True
+    out_state = ours_to_original(ours)
+    legacy = {}
+    if not args.no_legacy_keys:
+        prefix = "layoutlmv2." if cls.__name__ != "LayoutLMv2Model" else ""
+        legacy = legacy_entries(list(out_state), settings.pixel_mean, settings.pixel_std,
+                                config.max_position_embeddings, prefix=prefix)
+        out_state.update(legacy)
+    return out_state, len(legacy), args.format == "safetensors"
+
+
+def _summary_lines(c: _Converted, target: Path, to: str) -> List[str]:
+    params = sum(v.numel() for v in c.weights.values() if v.is_floating_point())
+    dtype = c.dtype or next((v.dtype for v in c.weights.values() if v.is_floating_point()), "-")
     lines = [
-        f"converted {weights_path} ({'original' if was_original else 'our'} naming) -> {target} "
-        f"({'original' if args.to == 'original' else 'our'} naming) as {cls.__name__}",
-        f"  tensors: {len(out_state)} ({len(ours)} weights + {written_legacy} legacy keys), parameters: {params:,}, "
-        f"dtype: {str(dtype or next((v.dtype for v in ours.values() if v.is_floating_point()), '-'))[6:]}",
-        f"  written: {', '.join(f.name for f in files)} + {CONFIG_NAME} ({sum(f.stat().st_size for f in files):,} bytes)",
+        f"converted {c.weights_path} ({'original' if c.was_original else 'our'} naming) -> {target} "
+        f"({'original' if to == 'original' else 'our'} naming) as {c.model_name}",
+        f"  tensors: {len(c.written)} ({len(c.weights)} weights + {c.legacy} legacy keys), parameters: {params:,}, "
+        f"dtype: {str(dtype)[6:]}",
+        f"  written: {', '.join(f.name for f in c.files)} + {CONFIG_NAME} "
+        f"({sum(f.stat().st_size for f in c.files):,} bytes)",
     ]
-    if copied:
-        lines.append(f"  copied: {', '.join(copied)}")
+    if c.copied:
+        lines.append(f"  copied: {', '.join(c.copied)}")
     reasons: Dict[str, List[str]] = {}
-    for key, why in info.dropped_keys.items():
+    for key, why in c.dropped.items():
         reasons.setdefault(why, []).append(key)
     for why, keys in reasons.items():
         lines.append(f"  dropped {describe_keys(sorted(keys), limit=2)}: {why}")
-    if written_legacy:
-        lines.append(f"  legacy keys written with canonical values: {written_legacy} "
+    if c.legacy:
+        lines.append(f"  legacy keys written with canonical values: {c.legacy} "
                      "(zero counters, config pixel mean/std, arange position ids; --no-legacy-keys omits them)")
-    if args.check:
-        lines.append(check_outputs(source, target, cls, hub_kwargs))
     return lines
 
 

@@ -17,11 +17,15 @@ import numpy as np
 
 from ..hub import HUB_ARGUMENTS
 from .image_processing import LayoutLMv2ImageProcessor
-from .tokenization_base import BatchEncoding, LayoutLMv2TokenizerBase
+from .encoding import BatchEncoding
+from .encoding_options import EncodingOptions, takes_encoding_options
+from .tokenization_base import LayoutLMv2TokenizerBase
 
 __all__ = ["LayoutLMv2Processor"]
 
 PROCESSOR_CONFIG_FILE = "processor_config.json"
+# where the processor's defaults differ from the tokenizer's (as in transformers)
+_PROCESSOR_DEFAULTS = {"truncation": False}
 
 
 class LayoutLMv2Processor:
@@ -52,30 +56,36 @@ class LayoutLMv2Processor:
     def model_input_names(self) -> list:
         return ["input_ids", "bbox", "token_type_ids", "attention_mask", "image"]
 
-    def __call__(
-        self,
-        images: Any,
-        text: Any = None,
-        text_pair: Any = None,
-        boxes: Any = None,
-        word_labels: Any = None,
-        add_special_tokens: bool = True,
-        padding: Union[bool, str] = False,
-        truncation: Union[bool, str] = False,
-        max_length: Optional[int] = None,
-        stride: int = 0,
-        pad_to_multiple_of: Optional[int] = None,
-        return_token_type_ids: Optional[bool] = None,
-        return_attention_mask: Optional[bool] = None,
-        return_overflowing_tokens: bool = False,
-        return_special_tokens_mask: bool = False,
-        return_offsets_mapping: bool = False,
-        return_length: bool = False,
-        verbose: bool = True,
-        return_tensors: Optional[str] = None,
-        **kwargs: Any,
-    ) -> BatchEncoding:
-        """Process page image(s) and words into model inputs (see the module docstring)."""
+    @takes_encoding_options(**_PROCESSOR_DEFAULTS)
+    def __call__(self, images: Any, text: Any = None, text_pair: Any = None, boxes: Any = None,
+                 word_labels: Any = None, **options: Any) -> BatchEncoding:
+        """Process page image(s) and words into model inputs (see the module docstring).
+
+        The keyword options are the tokenizer's (`EncodingOptions`), except that ``truncation``
+        defaults to False here, as in transformers: a ``max_length`` alone does not truncate.
+        """
+        checked = EncodingOptions.from_kwargs(options, **_PROCESSOR_DEFAULTS)
+        self._check_arguments(text, boxes, word_labels, checked)
+        features = self.image_processor(images, return_tensors=checked.return_tensors)
+        if text is not None and self.image_processor.apply_ocr and text_pair is None:
+            if isinstance(text, str):
+                text = [text]  # the image processor always returns a batch
+            text_pair = features["words"]
+        encoded = self.tokenizer(
+            text=text if text is not None else features["words"],
+            text_pair=text_pair,
+            boxes=boxes if boxes is not None else features["boxes"],
+            word_labels=word_labels,
+            **checked.as_kwargs(),
+        )
+        images_out = features.pop("pixel_values")
+        if checked.return_overflowing_tokens:
+            images_out = self.get_overflowing_images(images_out, encoded["overflow_to_sample_mapping"])
+        encoded["image"] = images_out
+        return encoded
+
+    def _check_arguments(self, text: Any, boxes: Any, word_labels: Any, options: EncodingOptions) -> None:
+        """The processor's own ValueErrors, raised before any OCR runs."""
         apply_ocr = self.image_processor.apply_ocr
         if apply_ocr and boxes is not None:
             raise ValueError(
@@ -85,42 +95,10 @@ class LayoutLMv2Processor:
             raise ValueError(
                 "You cannot provide word labels if you initialized the image processor with apply_ocr set to True."
             )
-        if return_overflowing_tokens and not return_offsets_mapping:
+        if options.return_overflowing_tokens and not options.return_offsets_mapping:
             raise ValueError("You cannot return overflowing tokens without returning the offsets mapping.")
         if not apply_ocr and text is None:
             raise ValueError("with apply_ocr=False, give the words as text= (and their boxes as boxes=)")
-
-        features = self.image_processor(images, return_tensors=return_tensors)
-        if text is not None and apply_ocr and text_pair is None:
-            if isinstance(text, str):
-                text = [text]  # the image processor always returns a batch
-            text_pair = features["words"]
-        encoded = self.tokenizer(
-            text=text if text is not None else features["words"],
-            text_pair=text_pair,
-            boxes=boxes if boxes is not None else features["boxes"],
-            word_labels=word_labels,
-            add_special_tokens=add_special_tokens,
-            padding=padding,
-            truncation=truncation,
-            max_length=max_length,
-            stride=stride,
-            pad_to_multiple_of=pad_to_multiple_of,
-            return_token_type_ids=return_token_type_ids,
-            return_attention_mask=return_attention_mask,
-            return_overflowing_tokens=return_overflowing_tokens,
-            return_special_tokens_mask=return_special_tokens_mask,
-            return_offsets_mapping=return_offsets_mapping,
-            return_length=return_length,
-            verbose=verbose,
-            return_tensors=return_tensors,
-            **kwargs,
-        )
-        images_out = features.pop("pixel_values")
-        if return_overflowing_tokens:
-            images_out = self.get_overflowing_images(images_out, encoded["overflow_to_sample_mapping"])
-        encoded["image"] = images_out
-        return encoded
 
     @staticmethod
     def get_overflowing_images(images: Any, overflow_to_sample_mapping: Any) -> Any:

@@ -15,7 +15,9 @@ import re
 import unicodedata
 from typing import Optional
 
-from .tokenization_base import BatchEncoding, Encoding, LayoutLMv2TokenizerBase
+from .encoding import BatchEncoding, Encoding
+from .encoding_options import EncodingPlan
+from .tokenization_base import LayoutLMv2TokenizerBase
 
 __all__ = ["LayoutLMv2Tokenizer", "BatchEncoding"]
 
@@ -207,8 +209,10 @@ class LayoutLMv2Tokenizer(LayoutLMv2TokenizerBase):
 
     # ---- truncation, special tokens, padding (the rules of the Rust library) ---------------
 
-    def _encode_batch(self, inputs, is_pair, add_special_tokens, truncation, max_length, stride,
-                      padding, pad_to_multiple_of, padding_side) -> list:
+    def _encode_batch(self, inputs: list, is_pair: bool, plan: EncodingPlan) -> list:
+        add_special_tokens, truncation, max_length = plan.add_special_tokens, plan.truncation, plan.max_length
+        stride, padding, pad_to_multiple_of, padding_side = (plan.stride, plan.padding, plan.pad_to_multiple_of,
+                                                             plan.padding_side)
         reserved = (3 if is_pair else 2) if add_special_tokens else 0
         encodings = []
         for example in inputs:

@@ -12,7 +12,10 @@ from typing import Any
 
 from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
-from .tokenization_base import TOKENIZER_FILE, BatchEncoding, LayoutLMv2TokenizerBase
+from .encoding import BatchEncoding
+from .encoding_options import EncodingPlan
+from .tokenization_base import LayoutLMv2TokenizerBase
+from .tokenizer_files import TOKENIZER_FILE
 
 __all__ = ["LayoutLMv2TokenizerFast", "BatchEncoding"]
 
@@ -56,8 +59,8 @@ class LayoutLMv2TokenizerFast(LayoutLMv2TokenizerBase):
             self._tokenizer.no_padding()
             return self._tokenizer.encode(text, pair, add_special_tokens=add_special_tokens).tokens
 
-    def _encode_batch(self, inputs, is_pair, add_special_tokens, truncation, max_length, stride,
-                      padding, pad_to_multiple_of, padding_side) -> list:
+    def _encode_batch(self, inputs: list, is_pair: bool, plan: EncodingPlan) -> list:
+        truncation, max_length, stride, padding = plan.truncation, plan.max_length, plan.stride, plan.padding
         with self._lock:
             if truncation is None:
                 self._tokenizer.no_truncation()
@@ -68,13 +71,13 @@ class LayoutLMv2TokenizerFast(LayoutLMv2TokenizerBase):
                 self._tokenizer.no_padding()
             else:
                 self._tokenizer.enable_padding(
-                    direction=padding_side, pad_id=self.pad_token_id, pad_type_id=self.pad_token_type_id,
+                    direction=plan.padding_side, pad_id=self.pad_token_id, pad_type_id=self.pad_token_type_id,
                     pad_token=self.pad_token, length=max_length if padding == "max_length" else None,
-                    pad_to_multiple_of=pad_to_multiple_of,
+                    pad_to_multiple_of=plan.pad_to_multiple_of,
                 )
             try:
                 return self._tokenizer.encode_batch(inputs, is_pretokenized=True,
-                                                    add_special_tokens=add_special_tokens)
+                                                    add_special_tokens=plan.add_special_tokens)
             except (KeyboardInterrupt, SystemExit, GeneratorExit):
                 raise
             except BaseException as error:  # plain Exceptions, or a Rust panic when stride is too big

@@ -7,7 +7,7 @@ Each window keeps its token -> word map (`word_ids`) so predictions go back to w
 
 Token-classification labels go on the *first sub-token of each word* only (every other
 position is -100). With pre-split words the tokenizer's offsets are relative to the word, so
-"first sub-token" means ``offset start == 0`` (`tokenization_base.first_subtokens`): it stays
+"first sub-token" means ``offset start == 0`` (`preprocessing.word_assembly.first_subtokens`): it stays
 right when a window starts in the middle of a word, where "the first token of this word in the
 window" would be wrong.
 
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from ..data.document import Document
-from ..preprocessing.tokenization_base import first_subtokens
+from ..preprocessing.word_assembly import first_subtokens
 
 logger = logging.getLogger(__name__)
 

@@ -32,7 +32,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import random
 import shutil
 import time
@@ -346,70 +345,98 @@ class Trainer:
         """Run (or continue) training; returns the final summary (also in ``summary.json``)."""
         from tqdm.auto import tqdm
 
+        self._prepare_output(resume)
+        started = time.time()
+        self.model.train()
+        bar = tqdm(total=self.total_steps, initial=self.global_step, desc="train", disable=not self.args.progress)
+        try:
+            self._run_epochs(bar)
+        finally:
+            bar.close()
+            for stale in self.output.glob("*.tmp"):
+                shutil.rmtree(stale, ignore_errors=True)
+        if self.eval_data is None or not self.args.eval_each_epoch or not (self.output / "best").exists():
+            self.save_best()  # nothing to select on (or stopped mid-epoch before any evaluation)
+        self.plot()
+        return self._write_summary(time.time() - started)
+
+    def _prepare_output(self, resume: bool) -> None:
+        """The output folder: stale partial saves removed, the run resumed or its metrics log restarted."""
         self.output.mkdir(parents=True, exist_ok=True)
         for stale in self.output.glob("*.tmp"):
             shutil.rmtree(stale)  # left by an interrupted save: never complete
         if not (resume and self.resume()):
             (self.output / METRICS_FILE).write_text("", encoding="utf-8")
         (self.output / ARGS_FILE).write_text(json.dumps(asdict(self.args), indent=2) + "\n", encoding="utf-8")
+
+    def _run_epochs(self, bar: Any) -> None:
+        """Optimiser steps until the epochs or the step budget run out; logs, checkpoints, evaluations."""
         args = self.args
-        started = time.time()
-        self.model.train()
-        bar = tqdm(total=self.total_steps, initial=self.global_step, desc="train", disable=not args.progress)
         running, running_count = torch.zeros((), device=self.device), 0  # summed on the device: no sync per batch
-        try:
-            while self.epoch < args.epochs and self.global_step < self.total_steps:
-                order = self.epoch_order(self.epoch)
-                while self.batches_done < self.batches_per_epoch and self.global_step < self.total_steps:
-                    group_start = (self.batches_done // args.grad_accum) * args.grad_accum
-                    group = range(group_start, min(group_start + args.grad_accum, self.batches_per_epoch))
-                    self.optimizer.zero_grad(set_to_none=True)
-                    for index in group:
-                        batch = self._batch(order, index)
-                        with autocast(self.device, self.amp_dtype):
-                            outputs = self.runner(**self.task.model_inputs(batch))
-                        loss = self.task.loss(outputs, batch) / len(group)  # float32, on the device
-                        if self.scaler is not None:
-                            self.scaler.scale(loss).backward()
-                        else:
-                            loss.backward()
-                        running += loss.detach() * len(group)
-                        running_count += 1
-                    if self.scaler is not None:
-                        self.scaler.unscale_(self.optimizer)  # clip the true gradients
-                    if args.max_grad_norm > 0:
-                        torch.nn.utils.clip_grad_norm_(self.model.parameters(), args.max_grad_norm)
-                    if self.scaler is not None:
-                        self.scaler.step(self.optimizer)  # skipped when the gradients overflowed
-                        self.scaler.update()
-                    else:
-                        self.optimizer.step()
-                    self.scheduler.step()
-                    self.global_step += 1
-                    self.batches_done = group[-1] + 1
-                    bar.update(1)
-                    if self.global_step % args.logging_steps == 0 or self.global_step == self.total_steps:
-                        record = {"step": self.global_step, "epoch": self.epoch + self.batches_done / self.batches_per_epoch,
-                                  "loss": float(running) / max(running_count, 1), **self._learning_rates()}
-                        bar.set_postfix(loss=f"{record['loss']:.4f}")
-                        self._log(record)
-                        running, running_count = torch.zeros((), device=self.device), 0
-                    if args.save_steps and self.global_step % args.save_steps == 0:
-                        self.save_checkpoint()
-                if self.batches_done >= self.batches_per_epoch:
-                    self.epoch += 1
-                    self.batches_done = 0
-                    self._end_of_epoch()
+        while self.epoch < args.epochs and self.global_step < self.total_steps:
+            order = self.epoch_order(self.epoch)
+            while self.batches_done < self.batches_per_epoch and self.global_step < self.total_steps:
+                running_count += self._optimizer_step(order, running)
+                bar.update(1)
+                if self.global_step % args.logging_steps == 0 or self.global_step == self.total_steps:
+                    self._log_loss(bar, float(running) / max(running_count, 1))
+                    running, running_count = torch.zeros((), device=self.device), 0
+                if args.save_steps and self.global_step % args.save_steps == 0:
                     self.save_checkpoint()
-        finally:
-            bar.close()
-            for stale in self.output.glob("*.tmp"):
-                shutil.rmtree(stale, ignore_errors=True)
-        if self.eval_data is None or not args.eval_each_epoch or not (self.output / "best").exists():
-            self.save_best()  # nothing to select on (or stopped mid-epoch before any evaluation)
-        self.plot()
+            if self.batches_done >= self.batches_per_epoch:
+                self.epoch += 1
+                self.batches_done = 0
+                self._end_of_epoch()
+                self.save_checkpoint()
+
+    def _optimizer_step(self, order: Any, running: torch.Tensor) -> int:
+        """One step over a group of ``grad_accum`` batches; adds their losses to ``running`` (in place)
+        and returns how many batches it ran."""
+        accum = self.args.grad_accum
+        group_start = (self.batches_done // accum) * accum
+        group = range(group_start, min(group_start + accum, self.batches_per_epoch))
+        self.optimizer.zero_grad(set_to_none=True)
+        for index in group:
+            loss = self._backward(self._batch(order, index), len(group))
+            running += loss.detach() * len(group)
+        self._apply_gradients()
+        self.scheduler.step()
+        self.global_step += 1
+        self.batches_done = group[-1] + 1
+        return len(group)
+
+    def _backward(self, batch: Any, group_size: int) -> torch.Tensor:
+        """Forward (under autocast) and backward of one batch; its loss is divided by ``group_size``."""
+        with autocast(self.device, self.amp_dtype):
+            outputs = self.runner(**self.task.model_inputs(batch))
+        loss = self.task.loss(outputs, batch) / group_size  # float32, on the device
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+        else:
+            loss.backward()
+        return loss
+
+    def _apply_gradients(self) -> None:
+        """Clip (the unscaled gradients under fp16) and step the optimiser."""
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients
+        if self.args.max_grad_norm > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.args.max_grad_norm)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)  # skipped when the gradients overflowed
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+
+    def _log_loss(self, bar: Any, loss: float) -> None:
+        record = {"step": self.global_step, "epoch": self.epoch + self.batches_done / self.batches_per_epoch,
+                  "loss": loss, **self._learning_rates()}
+        bar.set_postfix(loss=f"{record['loss']:.4f}")
+        self._log(record)
+
+    def _write_summary(self, seconds: float) -> dict[str, Any]:
         summary = {"global_step": self.global_step, "epochs_completed": self.epoch,
-                   "best_" + self.main_metric: self.best_metric, "train_seconds": round(time.time() - started, 1),
+                   "best_" + self.main_metric: self.best_metric, "train_seconds": round(seconds, 1),
                    "best_model": str(self.output / "best")}
         (self.output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         return summary

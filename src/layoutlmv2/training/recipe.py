@@ -18,7 +18,7 @@ import json
 import logging
 import time
 from pathlib import Path
-from typing import Any, Optional, Sequence, Union
+from typing import Any, Optional, Union
 
 import torch
 
@@ -144,17 +144,12 @@ def finetune(
     model, pretrained = build_model(task, init_text_from, model_dir, backbone_depth, layout_init, num_layers,
                                     config_overrides)
     apply_visual_mode(model, visual_mode)
-    processor = build_processor(init_text_from if init_text_from is not None else model_dir, image_size) \
-        if init_text_from is not None else LayoutLMv2Processor.from_pretrained(model_dir, apply_ocr=False)
-    if init_text_from is None:
-        processor.image_processor.size = {"height": image_size, "width": image_size}
-
-    train_docs = load_dataset(dataset, data_dir, train_split)[:limit]
-    train = task.encode(train_docs, processor.tokenizer, processor.image_processor, max_length, stride)
+    processor = _finetuning_processor(init_text_from, model_dir, image_size)
+    train_docs, train = _encoded_split(task, dataset, data_dir, train_split, limit, processor, max_length, stride)
     eval_docs = eval_data = None
     if eval_split:
-        eval_docs = load_dataset(dataset, data_dir, eval_split)[:limit]
-        eval_data = task.encode(eval_docs, processor.tokenizer, processor.image_processor, max_length, stride)
+        eval_docs, eval_data = _encoded_split(task, dataset, data_dir, eval_split, limit, processor, max_length,
+                                              stride)
     logger.info("%s: %d train documents -> %d windows; %s documents -> %s windows", dataset, len(train_docs),
                 len(train), len(eval_docs or []), len(eval_data) if eval_data is not None else 0)
     recipe = dict(task=task_name, dataset=dataset, data_dir=str(data_dir), init_text_from=str(init_text_from),
@@ -164,16 +159,42 @@ def finetune(
     args = TrainingArguments(output_dir=str(output_dir), extra=recipe, **training)
     trainer = Trainer(model, task, args, train, eval_data, eval_docs, pretrained,
                       save_extra=lambda folder: processor_for_pages(processor).save_pretrained(folder))
-    summary = trainer.train(resume=resume)
-    summary.update(device=str(trainer.device), precision=precision_name(trainer.amp_dtype),
-                   recipe=recipe, train_windows=len(train), train_documents=len(train_docs),
-                   trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
-                   parameters=sum(p.numel() for p in model.parameters()))
+    summary = {**trainer.train(resume=resume), **_run_facts(trainer, recipe, train_docs, train)}
     if eval_docs is not None:
-        best = task.model_class.from_pretrained(Path(output_dir) / "best").to(trainer.device)
-        outputs = task.window_outputs(best, eval_data, args.eval_batch_size, autocast=trainer.amp_dtype)
-        summary["test"] = task.evaluate(eval_docs, task.decode(eval_docs, eval_data, outputs))
-        summary["test_documents"] = len(eval_docs)
+        summary.update(_evaluate_best(task, trainer, Path(output_dir) / "best", eval_docs, eval_data))
     summary["wall_seconds"] = round(time.time() - started, 1)
     (Path(output_dir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
+
+
+def _run_facts(trainer: Trainer, recipe: dict, train_docs: list, train: Any) -> dict:
+    """What the summary records about the run besides the trainer's own numbers."""
+    parameters = list(trainer.model.parameters())
+    return dict(device=str(trainer.device), precision=precision_name(trainer.amp_dtype), recipe=recipe,
+                train_windows=len(train), train_documents=len(train_docs),
+                trainable_parameters=sum(p.numel() for p in parameters if p.requires_grad),
+                parameters=sum(p.numel() for p in parameters))
+
+
+def _finetuning_processor(init_text_from: Any, model_dir: Any, image_size: int) -> LayoutLMv2Processor:
+    """A new processor over the text model's vocabulary, or the fine-tuned model's own (no OCR either way)."""
+    if init_text_from is not None:
+        return build_processor(init_text_from, image_size)
+    processor = LayoutLMv2Processor.from_pretrained(model_dir, apply_ocr=False)
+    processor.image_processor.size = {"height": image_size, "width": image_size}
+    return processor
+
+
+def _encoded_split(task: Any, dataset: str, data_dir: Any, split: str, limit: Optional[int],
+                   processor: LayoutLMv2Processor, max_length: int, stride: int) -> tuple:
+    """(documents, encoded windows) of one split, the first ``limit`` documents when given."""
+    documents = load_dataset(dataset, data_dir, split)[:limit]
+    return documents, task.encode(documents, processor.tokenizer, processor.image_processor, max_length, stride)
+
+
+def _evaluate_best(task: Any, trainer: Trainer, best_dir: Path, eval_docs: list, eval_data: Any) -> dict:
+    """The best checkpoint's scores on the evaluation split."""
+    best = task.model_class.from_pretrained(best_dir).to(trainer.device)
+    outputs = task.window_outputs(best, eval_data, trainer.args.eval_batch_size, autocast=trainer.amp_dtype)
+    return {"test": task.evaluate(eval_docs, task.decode(eval_docs, eval_data, outputs)),
+            "test_documents": len(eval_docs)}
