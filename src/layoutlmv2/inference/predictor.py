@@ -24,7 +24,9 @@ from ..configuration import LayoutLMv2Config
 from ..data.document import Document
 from ..deployment.worker_pool import check_workers
 from ..errors import LayoutLMv2Error
+from ..preprocessing.ocr_engines import EngineSpec, ocr_engine, ocr_page
 from ..preprocessing.pages import Dpi, iter_pages, page_count
+from .streaming import PageJob, page_jobs, prefetched
 from ..tasks.definitions import Task, task_from_config
 from .words_file import page_words, read_words_json
 
@@ -51,10 +53,14 @@ class Predictor:
 
     def __init__(self, model_dir: Union[str, Path], max_length: int = 512, stride: int = 128,
                  batch_size: int = 4, workers: int = 1, onnx: Optional[Union[str, Path]] = None,
-                 device: str = "auto", precision: str = "auto", compile: bool = False) -> None:
+                 device: str = "auto", precision: str = "auto", compile: bool = False,
+                 ocr: EngineSpec = "tesseract", ocr_lang: Optional[str] = None,
+                 ocr_workers: Optional[int] = None) -> None:
         """`onnx`: an exported file of this folder's model, run in ONNX Runtime instead of PyTorch.
         `device` (auto | cpu | cuda | cuda:N | mps), `precision` (auto | fp32 | bf16 | fp16):
-        `layoutlmv2.deployment.devices`; `compile`: ``torch.compile`` the model."""
+        `layoutlmv2.deployment.devices`; `compile`: ``torch.compile`` the model. `ocr`: the engine
+        for pages without given words (`layoutlmv2.preprocessing.ocr_engines`; ``ocr_lang`` for
+        Tesseract, default the folder's), run on ``ocr_workers`` threads (default: all cores)."""
         from .loading import load_inference_model, load_processor, resolve_placement
 
         self.device, self.autocast = resolve_placement(device, precision, workers=workers, onnx=onnx)
@@ -68,16 +74,15 @@ class Predictor:
                                               compile=compile)
         self.max_length, self.stride, self.batch_size = max_length, stride, batch_size
         self.workers = check_workers(workers)  # processes sharing the cores (`layoutlmv2.worker_pool`)
+        settings = self.processor.image_processor
+        self.ocr_engine = ocr_engine(ocr, ocr_lang if ocr_lang is not None else
+                                     (settings.ocr_lang if ocr in (None, "tesseract") else None),
+                                     settings.tesseract_config)
+        self.ocr_workers = ocr_workers
 
     def ocr(self, image: Image.Image) -> tuple[list[str], list[list[int]]]:
-        """Tesseract words and 0..1000 boxes of one page."""
-        from ..preprocessing.image_processing import LayoutLMv2ImageProcessor
-
-        settings = self.processor.image_processor
-        reader = LayoutLMv2ImageProcessor(apply_ocr=True, size=settings.size, ocr_lang=settings.ocr_lang,
-                                          tesseract_config=settings.tesseract_config)
-        features = reader(image)
-        return list(features["words"][0]), [list(map(int, b)) for b in features["boxes"][0]]
+        """Words and 0..1000 boxes of one page, from this predictor's OCR engine."""
+        return ocr_page(self.ocr_engine, image)
 
     def check_question(self, question: Optional[str]) -> None:
         """A QA model needs a question; the other tasks must not get one (it would be ignored)."""
@@ -96,40 +101,50 @@ class Predictor:
         if words is not None and len(words) != len(pages):
             raise LayoutLMv2Error(f"{len(pages)} pages but words for {len(words)}")
         names = names if names is not None else [("<memory>", i + 1) for i in range(len(pages))]
-        documents = [self._document(image, None if words is None else words[i], question, names[i])
-                     for i, image in enumerate(pages)]
+        documents = []
+        for i, image in enumerate(pages):
+            page, boxes, clamped = (None, None, 0) if words is None else page_words(words[i], image.width, image.height)
+            documents.append(self._document(image, page, boxes, question, names[i], clamped))
         return self._predict_documents(documents, names, question)
 
-    def iter_files(self, files: Iterable[Union[str, Path]], words_json: Optional[Union[str, Path]] = None,
-                   question: Optional[str] = None, dpi: Dpi = "auto") -> Iterator[PageResult]:
-        """Every page of every file, predicted `PAGES_PER_STEP` pages at a time, in order.
+    def iter_inputs(self, inputs: Iterable[Any], words_json: Optional[Union[str, Path]] = None,
+                    question: Optional[str] = None, dpi: Dpi = "auto") -> Iterator[PageResult]:
+        """Every page of every input (paths, PDF or image bytes, PIL images, numpy arrays), in order,
+        predicted `PAGES_PER_STEP` pages at a time while the next pages are OCR'd (`streaming`).
 
-        A file that cannot be read (or OCR'd) yields one `PageResult` with ``error`` and the run goes
-        on; problems of the whole run (a bad words file, no Tesseract, a question for the wrong
+        An input that cannot be read (or OCR'd) yields one `PageResult` with ``error`` and the run
+        goes on; problems of the whole run (a bad words file, no Tesseract, a question for the wrong
         model) raise before anything is predicted or when first met.
         """
         self.check_question(question)
-        files = [str(file) for file in files]
-        words = self._words_by_page(files, words_json, dpi) if words_json is not None else None
+        words = None
+        if words_json is not None:
+            inputs = [str(item) for item in inputs]
+            words = self._words_by_page(inputs, words_json)
+        jobs = prefetched(page_jobs(inputs, dpi), None if words is not None else self.ocr,
+                          ahead=2 * PAGES_PER_STEP, workers=self.ocr_workers)
         pending: list[tuple[Document, tuple[str, int]]] = []
-        for file in files:
-            number = 0
-            try:
-                for number, image in enumerate(iter_pages(file, dpi), start=1):
-                    entry = None if words is None else words.get((file, number))
-                    if words is not None and entry is None:
-                        raise LayoutLMv2Error(f"{file} page {number}: not counted in the words file "
-                                              f"(its header declares fewer pages)")
-                    pending.append((self._document(image, entry, question, (file, number)), (file, number)))
-                    if len(pending) >= PAGES_PER_STEP:
-                        yield from self._results(pending, question)
-                        pending = []
-            except LayoutLMv2Error as error:
+        for job in jobs:
+            if job.error is None and words is not None:
+                job = self._with_words_entry(job, words)
+            if job.error is not None:
                 yield from self._results(pending, question)
                 pending = []
-                message = str(error) if file in str(error) else f"{file} page {number + 1}: {error}"
-                yield PageResult(file, number + 1 if number else None, error=message)
+                yield PageResult(job.source, job.page, error=job.error)
+                continue
+            name = (job.source, job.page)
+            document = self._document(job.image, job.words, job.boxes, question, name, job.clamped,
+                                      ocr_name=None if words is not None else self.ocr_engine.name)
+            pending.append((document, name))
+            if len(pending) >= PAGES_PER_STEP:
+                yield from self._results(pending, question)
+                pending = []
         yield from self._results(pending, question)
+
+    def iter_files(self, files: Iterable[Union[str, Path]], words_json: Optional[Union[str, Path]] = None,
+                   question: Optional[str] = None, dpi: Dpi = "auto") -> Iterator[PageResult]:
+        """`iter_inputs` over files (the command line's path)."""
+        return self.iter_inputs([str(file) for file in files], words_json, question, dpi)
 
     def predict_files(self, files: Sequence[Union[str, Path]], words_json: Optional[Union[str, Path]] = None,
                       question: Optional[str] = None, dpi: Dpi = "auto"
@@ -144,7 +159,7 @@ class Predictor:
         return records, images
 
     # ------------------------------------------------------------------ steps
-    def _words_by_page(self, files: Sequence[str], words_json: Union[str, Path], dpi: Dpi
+    def _words_by_page(self, files: Sequence[str], words_json: Union[str, Path]
                        ) -> dict[tuple[str, int], dict[str, Any]]:
         """The words file's entries keyed by (file, page): one entry per page the files declare, in order
         (a file that cannot be opened declares none; it fails on its own)."""
@@ -155,19 +170,32 @@ class Predictor:
                                   f"{len(keys)} pages")
         return dict(zip(keys, entries))
 
-    def _document(self, image: Image.Image, entry: Optional[dict[str, Any]], question: Optional[str],
-                  name: tuple[str, int]) -> Document:
-        """One page as a `Document`: words OCR'd, or from its words-file entry (checked against the page)."""
-        clamped = 0
+    @staticmethod
+    def _with_words_entry(job: PageJob, words: dict[tuple[str, int], dict[str, Any]]) -> PageJob:
+        """The job with its words-file entry's words and 0..1000 boxes (checked against the page)."""
+        entry = words.get((job.source, job.page))
         if entry is None:
+            job.error = f"{job.source} page {job.page}: not counted in the words file (its header declares fewer pages)"
+            return job
+        job.words, job.boxes, clamped = page_words(entry, job.image.width, job.image.height)
+        if clamped:
+            logger.warning("%s page %d: %d word box(es) spill over the %d x %d page; clamped to it",
+                           job.source, job.page, clamped, job.image.width, job.image.height)
+            job.clamped = clamped
+        return job
+
+    def _document(self, image: Image.Image, words: Optional[list[str]], boxes: Optional[list[list[int]]],
+                  question: Optional[str], name: tuple[str, int], clamped: int = 0,
+                  ocr_name: Optional[str] = None) -> Document:
+        """One page as a `Document`: the given words and 0..1000 boxes (``ocr_name``: the engine that read
+        them), or OCR'd now."""
+        ocr = ocr_name
+        if words is None:
             words, boxes = self.ocr(image)
-        else:
-            words, boxes, clamped = page_words(entry, image.width, image.height)
-            if clamped:
-                logger.warning("%s page %d: %d word box(es) spill over the %d x %d page; clamped to it",
-                               name[0], name[1], clamped, image.width, image.height)
+            ocr = self.ocr_engine.name
         return Document(id=f"{name[0]}#{name[1]}", words=[str(w) for w in words], boxes=boxes,
-                        page_size=image.size, question=question, extra={"image": image, "clamped_boxes": clamped})
+                        page_size=image.size, question=question,
+                        extra={"image": image, "clamped_boxes": clamped, "ocr": ocr})
 
     def _results(self, pending: Sequence[tuple[Document, tuple[str, int]]], question: Optional[str]
                  ) -> Iterator[PageResult]:
@@ -190,6 +218,8 @@ class Predictor:
             record = {"file": name[0], "page": name[1], "size": [width, height], "task": self.task.name,
                       "words": document.words, "boxes": document.boxes,
                       "boxes_pixels": [pixel_box(b, width, height) for b in document.boxes]}
+            if document.extra.get("ocr"):
+                record["ocr"] = document.extra["ocr"]
             if document.extra.get("clamped_boxes"):
                 record["clamped_boxes"] = document.extra["clamped_boxes"]
             if question is not None:

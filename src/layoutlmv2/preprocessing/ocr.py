@@ -25,7 +25,7 @@ from ..boxes import normalize_box
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TesseractNotFoundError", "apply_tesseract", "apply_tesseract_batch", "normalize_box"]
+__all__ = ["TesseractNotFoundError", "apply_tesseract", "apply_tesseract_batch", "normalize_box", "tesseract_pixel_words"]
 
 _INSTALL_HINT = (
     "Tesseract OCR is not installed or not on PATH (looked for {cmd!r}). Install it: "
@@ -108,6 +108,22 @@ def _run_tesseract(image: Image.Image, lang: Optional[str], config: str, timeout
     return _parse_tsv(done.stdout.decode("utf-8", "replace"))
 
 
+def tesseract_pixel_words(image: Image.Image, lang: Optional[str] = None, tesseract_config: Optional[str] = None,
+                          timeout: Optional[float] = None) -> tuple:
+    """OCR one full-resolution page: (words, boxes ``[x0, y0, x1, y1]`` in page pixels); blank: ([], [])."""
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"Tesseract needs a PIL image, got {type(image).__name__}")
+    data = _run_tesseract(image, lang, tesseract_config or "", timeout)
+    words, boxes = [], []
+    for i, text in enumerate(data.get("text", [])):
+        if not text.strip():
+            continue
+        left, top = data["left"][i], data["top"][i]
+        words.append(text)
+        boxes.append([left, top, left + data["width"][i], top + data["height"][i]])
+    return words, boxes
+
+
 def apply_tesseract(
     image: Image.Image,
     lang: Optional[str] = None,
@@ -117,18 +133,9 @@ def apply_tesseract(
     """OCR one full-resolution page: (words, boxes in 0..1000); a blank page gives ([], [])."""
     if not isinstance(image, Image.Image):
         raise ValueError(f"apply_tesseract needs a PIL image, got {type(image).__name__}")
+    words, boxes = tesseract_pixel_words(image, lang, tesseract_config, timeout)
     width, height = image.size
-    data = _run_tesseract(image, lang, tesseract_config or "", timeout)
-    words, boxes = [], []
-    texts = data.get("text", [])
-    for i, text in enumerate(texts):
-        if not text.strip():
-            continue
-        left, top = data["left"][i], data["top"][i]
-        box = [left, top, left + data["width"][i], top + data["height"][i]]
-        words.append(text)
-        boxes.append(normalize_box(box, width, height))
-    return words, boxes
+    return words, [normalize_box(box, width, height) for box in boxes]
 
 
 def apply_tesseract_batch(

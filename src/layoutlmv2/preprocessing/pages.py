@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Any, Iterator, Optional, Union
 
 from PIL import Image
 
 from ..errors import LayoutLMv2Error, describe_os_error
 
-__all__ = ["IMAGE_SUFFIXES", "MAX_PAGE_PIXELS", "VECTOR_DPI", "iter_pages", "page_count", "pdf_page_dpi"]
+__all__ = ["IMAGE_SUFFIXES", "MAX_PAGE_PIXELS", "VECTOR_DPI", "as_rgb_page", "iter_bytes_pages", "iter_pages",
+           "page_count", "pdf_page_dpi"]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
 # Pillow's own decompression-bomb limit (about 179 megapixels, a 13000 x 13000 page); larger is refused.
@@ -33,6 +34,9 @@ Dpi = Union[int, float, str, None]
 
 def iter_pages(path: Union[str, Path], dpi: Dpi = "auto") -> Iterator[Image.Image]:
     """Every page of a file as an RGB image: image frames one by one, PDF pages rendered at ``dpi``."""
+    if isinstance(path, (bytes, bytearray, memoryview)):
+        yield from iter_bytes_pages(bytes(path), "<bytes>", dpi)
+        return
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
@@ -68,11 +72,45 @@ def page_count(path: Union[str, Path]) -> int:
     return 0
 
 
-def _image_frames(path: Path) -> Iterator[Image.Image]:
+def iter_bytes_pages(data: bytes, name: str = "<bytes>", dpi: Dpi = "auto") -> Iterator[Image.Image]:
+    """The pages of a file held in memory: a PDF (``%PDF`` at the start) or an image Pillow reads."""
+    import io
+
+    if data[:1024].lstrip().startswith(b"%PDF"):
+        yield from _pdf_pages(data, dpi, name)
+    else:
+        yield from _image_frames(io.BytesIO(data), name)
+
+
+def as_rgb_page(image: Any, name: str = "<array>") -> Image.Image:
+    """A PIL image or a numpy array (H x W gray, H x W x 3 RGB, H x W x 4 RGBA; uint8, or floats in 0..1) as RGB."""
+    if isinstance(image, Image.Image):
+        try:
+            return image.convert("RGB")
+        except (ValueError, OSError) as error:
+            raise LayoutLMv2Error(f"{name}: cannot read a PIL image of mode {image.mode!r} as RGB ({error})") from None
+    import numpy as np
+
+    array = np.asarray(image)
+    if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[2] not in (1, 3, 4)) or 0 in array.shape:
+        raise LayoutLMv2Error(f"{name}: an array page must be H x W or H x W x 1/3/4, got shape {array.shape}")
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all() or array.min() < 0 or array.max() > 1:
+            raise LayoutLMv2Error(f"{name}: a float array page must hold values in 0..1")
+        array = (array * 255).round().astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise LayoutLMv2Error(f"{name}: an array page must be uint8 or float in 0..1, got {array.dtype}")
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    return Image.fromarray(array).convert("RGB")
+
+
+def _image_frames(path, name: Optional[str] = None) -> Iterator[Image.Image]:
+    source, path = path, (name or path)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(path)
+            image = Image.open(source)
     except Image.UnidentifiedImageError:
         raise LayoutLMv2Error(f"{path}: not an image Pillow can read (wrong extension, or a damaged file)") from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
@@ -106,16 +144,24 @@ def _reason(error: BaseException) -> str:
     return " ".join(str(error).split()) or type(error).__name__
 
 
-def _pdf_pages(path: Path, dpi: Dpi) -> Iterator[Image.Image]:
+def _pdf_pages(path, dpi: Dpi, name: Optional[str] = None) -> Iterator[Image.Image]:
     try:
         import pypdfium2 as pdfium
     except ImportError as error:
         raise ImportError("reading PDFs needs pypdfium2: pip install 'layoutlmv2[pdf]'") from error
     _check_dpi(dpi)
+    source, path = (path if isinstance(path, bytes) else str(path)), (name or path)
     try:
-        pdf = pdfium.PdfDocument(str(path))
+        pdf = pdfium.PdfDocument(source)
     except pdfium.PdfiumError as error:
-        raise LayoutLMv2Error(f"{path}: not a readable PDF ({error})") from None
+        reason = " ".join(str(error).split())
+        if "password" in reason.lower():
+            raise LayoutLMv2Error(f"{path}: the PDF is password-protected; decrypt it first "
+                                  f"(e.g. qpdf --decrypt --password=... in.pdf out.pdf)") from None
+        raise LayoutLMv2Error(f"{path}: not a readable PDF ({reason})") from None
+    if len(pdf) == 0:
+        pdf.close()
+        raise LayoutLMv2Error(f"{path}: the PDF has no pages")
     try:
         for index in range(len(pdf)):
             page = pdf[index]
