@@ -14,6 +14,7 @@ from conftest import REPO_ROOT
 
 PUBLIC_NAMES = [  # sorted(_EXPORTS) + ["__version__"], as layoutlmv2/__init__.py builds it
     "LayoutLMv2Config",
+    "LayoutLMv2Error",
     "LayoutLMv2FeatureExtractor",
     "LayoutLMv2ForQuestionAnswering",
     "LayoutLMv2ForSequenceClassification",
@@ -24,6 +25,7 @@ PUBLIC_NAMES = [  # sorted(_EXPORTS) + ["__version__"], as layoutlmv2/__init__.p
     "LayoutLMv2Processor",
     "LayoutLMv2Tokenizer",
     "LayoutLMv2TokenizerFast",
+    "pipeline",
     "synchronize_batch_norm",
     "__version__",
 ]
@@ -46,8 +48,8 @@ def test_every_public_name_resolves(name):
     assert value is not None
     if name == "__version__":
         assert isinstance(value, str) and value.count(".") >= 2
-    elif name == "synchronize_batch_norm":
-        assert callable(value)
+    elif name in ("synchronize_batch_norm", "pipeline"):
+        assert callable(value) and value.__name__ == name
     else:
         assert isinstance(value, type) and value.__name__ == name
 

@@ -23,6 +23,8 @@ _EXPORTS = {
     "LayoutLMv2Tokenizer": "preprocessing.tokenization",
     "LayoutLMv2TokenizerFast": "preprocessing.tokenization_fast",
     "LayoutLMv2Processor": "preprocessing.processing",
+    "LayoutLMv2Error": "errors",
+    "pipeline": "inference.pipeline",
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]

@@ -46,6 +46,7 @@ class PageResult:
     record: Optional[dict[str, Any]] = None
     image: Optional[Image.Image] = None
     error: Optional[str] = None
+    input: int = 0  # position of its input among the inputs
 
 
 class Predictor:
@@ -130,11 +131,12 @@ class Predictor:
             if job.error is not None:
                 yield from self._results(pending, question)
                 pending = []
-                yield PageResult(job.source, job.page, error=job.error)
+                yield PageResult(job.source, job.page, error=job.error, input=job.input)
                 continue
             name = (job.source, job.page)
             document = self._document(job.image, job.words, job.boxes, question, name, job.clamped,
                                       ocr_name=None if words is not None else self.ocr_engine.name)
+            document.extra["input"] = job.input
             pending.append((document, name))
             if len(pending) >= PAGES_PER_STEP:
                 yield from self._results(pending, question)
@@ -203,7 +205,8 @@ class Predictor:
             return
         documents, names = [d for d, _ in pending], [n for _, n in pending]
         for document, name, record in zip(documents, names, self._predict_documents(documents, names, question)):
-            yield PageResult(name[0], name[1], record=record, image=document.extra["image"])
+            yield PageResult(name[0], name[1], record=record, image=document.extra["image"],
+                             input=document.extra.get("input", 0))
 
     def _predict_documents(self, documents: Sequence[Document], names: Sequence[tuple[str, int]],
                            question: Optional[str]) -> list[dict[str, Any]]:

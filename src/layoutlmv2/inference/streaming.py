@@ -36,6 +36,7 @@ class PageJob:
     boxes: Optional[list[list[int]]] = None
     error: Optional[str] = None
     clamped: int = 0  # given pixel boxes clamped to the page
+    input: int = 0  # position of its input among the inputs
 
 
 def source_name(item: Any, index: int) -> str:
@@ -66,10 +67,10 @@ def page_jobs(inputs: Iterable[Any], dpi: Dpi = "auto") -> Iterator[PageJob]:
         number = 0
         try:
             for number, image in enumerate(_source_pages(item, name, dpi), start=1):
-                yield PageJob(name, number, image)
+                yield PageJob(name, number, image, input=index)
         except LayoutLMv2Error as error:
             message = str(error) if name in str(error) else f"{name} page {number + 1}: {error}"
-            yield PageJob(name, number + 1 if number else None, error=message)
+            yield PageJob(name, number + 1 if number else None, error=message, input=index)
 
 
 def prefetched(jobs: Iterable[PageJob], ocr: Optional[Callable[[Image.Image], tuple]], ahead: int = 16,

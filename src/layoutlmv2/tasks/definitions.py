@@ -131,8 +131,10 @@ class TokenClassificationTask(Task):
                                                   num_words=len(document.words), id2label=self.labels)
             scores = metrics.word_tags_from_windows([b.values.tolist() for b in best], word_ids,
                                                     num_words=len(document.words), default=0.0)
-            out.append({"labels": tags, "scores": [float(s) for s in scores],
-                        "entities": group_entities(document.words, tags, scores)})
+            entities = group_entities(document.words, tags, scores)
+            for entity in entities:
+                entity["box"] = union_box([document.boxes[i] for i in entity["words"]])
+            out.append({"labels": tags, "scores": [float(s) for s in scores], "entities": entities})
         return out
 
     def evaluate(self, documents, predictions):
@@ -172,6 +174,11 @@ def group_entities(words: Sequence[str], tags: Sequence[str], scores: Sequence[f
     return entities
 
 
+def union_box(boxes: Sequence[Sequence[int]]) -> list[int]:
+    """The smallest box holding all of ``boxes``."""
+    return [min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes), max(b[3] for b in boxes)]
+
+
 class SequenceClassificationTask(Task):
     """One class per page, from the first window (the page start)."""
 
@@ -207,9 +214,15 @@ class QuestionAnsweringTask(Task):
 
     name = "question-answering"
 
-    def __init__(self, labels=None, dataset=None, label_smoothing=0.0, max_answer_tokens: int = 64) -> None:
+    def __init__(self, labels=None, dataset=None, label_smoothing=0.0, max_answer_tokens: int = 64,
+                 top_k: int = 1, handle_impossible_answer: bool = False) -> None:
+        """`top_k` answers per document (best first, in ``answers``); with `handle_impossible_answer`
+        the empty answer competes with its score p([CLS] start) * p([CLS] end), the lowest over the
+        windows, as transformers' document-question-answering pipeline scores it."""
         super().__init__(None, dataset, label_smoothing)
-        self.max_answer_tokens = max_answer_tokens
+        if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+        self.max_answer_tokens, self.top_k, self.handle_impossible_answer = max_answer_tokens, top_k, handle_impossible_answer
 
     def encode(self, documents, tokenizer, image_processor, max_length=512, stride=128, load_images=True):
         return encode_documents(documents, tokenizer, image_processor, max_length, stride, with_question=True,
@@ -225,32 +238,45 @@ class QuestionAnsweringTask(Task):
                 "end": outputs["end_logits"][i, :length].float().log_softmax(-1)}
 
     def decode(self, documents, encoded, window_results):
-        """Per document: ``answer`` (words joined), ``span`` ([first, last] word indices), ``score`` (probability)."""
-        best: dict[int, tuple[float, int, int]] = {}
+        """Per document: ``answers`` (the `top_k` best word spans over all windows: ``answer``, ``score``
+        = p(start) * p(end), ``start``/``end`` word indices, ``box``), and the best one's ``answer``,
+        ``span`` ([first, last] word indices, None for no answer) and ``score``."""
+        spans: dict[int, dict[tuple[int, int], float]] = {}
+        null: dict[int, float] = {}
         for window, result in zip(encoded.windows, window_results):
-            context = torch.tensor([w is not None for w in window.word_ids])
-            if not bool(context.any()):
-                continue
-            pair = result["start"][:, None] + result["end"][None, :]  # (L, L): log p(start) + log p(end)
-            length = pair.shape[0]
-            offsets = torch.arange(length)[None, :] - torch.arange(length)[:, None]  # end - start
-            valid = (offsets >= 0) & (offsets < self.max_answer_tokens) & context[:, None] & context[None, :]
-            pair = pair.masked_fill(~valid, -math.inf)
-            flat = int(pair.argmax())
-            start, end = divmod(flat, length)
-            score = float(pair[start, end])
-            previous = best.get(window.doc_index)
-            if previous is None or score > previous[0]:
-                best[window.doc_index] = (score, window.word_ids[start], window.word_ids[end])
-        out = []
-        for index, document in enumerate(documents):
-            if index not in best:
-                out.append({"answer": "", "span": None, "score": 0.0})
-                continue
-            score, first, last = best[index]
-            out.append({"answer": " ".join(document.words[first: last + 1]), "span": [first, last],
-                        "score": math.exp(score)})
-        return out
+            null[window.doc_index] = min(null.get(window.doc_index, math.inf), float(result["start"][0] + result["end"][0]))
+            found = spans.setdefault(window.doc_index, {})
+            for score, first, last in self._window_spans(window.word_ids, result):
+                found[(first, last)] = max(found.get((first, last), -math.inf), score)
+        return [self._answers(document, spans.get(index, {}), null.get(index)) for index, document in enumerate(documents)]
+
+    def _window_spans(self, word_ids, result) -> list[tuple[float, int, int]]:
+        """The `top_k` best (log score, first word, last word) spans of one window's context tokens."""
+        context = torch.tensor([w is not None for w in word_ids])
+        if not bool(context.any()):
+            return []
+        pair = result["start"][:, None] + result["end"][None, :]  # (L, L): log p(start) + log p(end)
+        length = pair.shape[0]
+        offsets = torch.arange(length)[None, :] - torch.arange(length)[:, None]  # end - start
+        valid = (offsets >= 0) & (offsets < self.max_answer_tokens) & context[:, None] & context[None, :]
+        pair = pair.masked_fill(~valid, -math.inf).flatten()
+        k = min(self.top_k * 4, int(valid.sum()))  # several token spans can map to one word span
+        scores, flat = pair.topk(k)
+        return [(float(score), word_ids[int(i) // length], word_ids[int(i) % length])
+                for score, i in zip(scores, flat)]
+
+    def _answers(self, document, spans: dict[tuple[int, int], float], null_score: Optional[float]) -> dict[str, Any]:
+        answers = [{"answer": " ".join(document.words[first: last + 1]), "score": math.exp(score), "start": first,
+                    "end": last, "box": union_box(document.boxes[first: last + 1])}
+                   for (first, last), score in spans.items()]
+        if self.handle_impossible_answer and null_score is not None and math.isfinite(null_score):
+            answers.append({"answer": "", "score": math.exp(null_score), "start": None, "end": None, "box": None})
+        answers = sorted(answers, key=lambda a: -a["score"])[: self.top_k]
+        if not answers:
+            return {"answer": "", "span": None, "score": 0.0, "answers": []}
+        best = answers[0]
+        span = None if best["start"] is None else [best["start"], best["end"]]
+        return {"answer": best["answer"], "span": span, "score": best["score"], "answers": answers}
 
     def evaluate(self, documents, predictions):
         answers = [d.answers or [""] for d in documents]
