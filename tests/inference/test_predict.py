@@ -60,8 +60,13 @@ def test_token_classification_on_a_png_with_pixel_words(token_model, funsd_page,
     assert set(record["labels"]) <= set(FUNSD_LABELS)
     assert all(0.0 <= s <= 1.0 for s in record["scores"])
     for entity in record["entities"]:
-        assert set(entity) == {"type", "text", "words", "score"}
+        assert set(entity) == {"type", "text", "words", "score", "box"}
         assert entity["text"] == " ".join(words[i] for i in entity["words"])
+        member_boxes = [record["boxes"][i] for i in entity["words"]]
+        assert entity["box"] == [
+            min(b[0] for b in member_boxes), min(b[1] for b in member_boxes),
+            max(b[2] for b in member_boxes), max(b[3] for b in member_boxes),
+        ]
         assert all(record["labels"][i].endswith(entity["type"]) for i in entity["words"])
     json.dumps(record)  # serialisable as is
 

@@ -21,6 +21,7 @@ from typing import Optional, Sequence
 
 from .. import registry
 from ..errors import LayoutLMv2Error
+from ..preprocessing.ocr_engines import ENGINES as OCR_ENGINES
 
 TASK_CHOICES = registry.FINETUNING_TASKS
 DATASET_CHOICES = list(registry.DATASETS)
@@ -116,15 +117,26 @@ def _evaluate_parser(sub) -> None:
 
 def _predict_parser(sub) -> None:
     p = sub.add_parser("predict", help="label page images or PDFs with a fine-tuned model",
-                       description="Predict on PNG/JPEG/TIFF pages and PDFs (every page). Words come from "
-                                   "Tesseract unless --words-json gives them.")
+                       description="Predict on PNG/JPEG/TIFF pages and PDFs (every page), or folders of them. "
+                                   "Words come from OCR (--ocr) unless --words-json gives them. Each page's "
+                                   "result is written as soon as it is ready; files that fail are listed at "
+                                   "the end (exit status 1).")
     p.add_argument("--model", required=True)
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("files", nargs="+", metavar="FILE", help="page files or folders of them")
+    p.add_argument("--recursive", action="store_true", help="also the files in the folders' subfolders")
     p.add_argument("--words-json", help='{"words": [...], "boxes": [[x0, y0, x1, y1], ...]} in page pixels '
                                         '(or "box_units": "0-1000"); {"pages": [...]} for several pages')
+    p.add_argument("--ocr", default="tesseract", choices=sorted(OCR_ENGINES),
+                   help="OCR engine for pages without --words-json (rapidocr: pip install 'layoutlmv2[rapidocr]')")
+    p.add_argument("--ocr-lang", help="Tesseract language(s), e.g. deu or eng+deu (default: the model folder's)")
     p.add_argument("--question", help="the question (question-answering models)")
+    p.add_argument("--top-k", type=int, default=1, help="answers per page (question answering)")
+    p.add_argument("--handle-impossible-answer", action="store_true",
+                   help="let the empty answer compete (question answering)")
     p.add_argument("--draw", action="store_true", help="also write each page with coloured labelled boxes (PNG)")
-    p.add_argument("--output", help="folder for <file>-p<page>.json (and .png); default: JSON lines on stdout")
+    p.add_argument("--output", help="a folder for <file>-p<page>.json (and .png), or a .jsonl file (one line per "
+                                    "page, failures too); default: JSON lines on stdout")
+    p.add_argument("--resume", action="store_true", help="skip the files whose pages --output already holds")
     p.add_argument("--dpi", default="auto",
                    help="PDF rendering resolution: auto (a scan at its own resolution, other pages at 300) or a number")
     p.add_argument("--max-length", type=int, default=512)
@@ -133,6 +145,8 @@ def _predict_parser(sub) -> None:
     _device_flags(p)
     p.add_argument("--workers", type=int, default=1, help=WORKERS_HELP)
     p.add_argument("--onnx", metavar="FILE", help=ONNX_HELP)
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar on stderr (default: when stderr is a terminal)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -182,36 +196,74 @@ def _evaluate(args) -> int:
 
 def _predict(args) -> int:
     """Each page's result is written (or printed) as soon as it is ready; failed files are listed at the end."""
-    from ..inference.output_files import make_output_folder, output_stems, write_atomically
-    from ..inference.predictor import Predictor, draw_prediction
+    from ..inference.output_files import JsonLinesOutput, make_output_folder, output_stems
+    from ..inference.pipeline import pipeline
+    from ..inference.streaming import expand_paths
+    from ..preprocessing.pages import page_count
 
-    if args.draw and not args.output:
-        raise LayoutLMv2Error("--draw needs --output (a folder for the PNG files)")
-    out = make_output_folder(args.output) if args.output else None
-    predictor = Predictor(args.model, max_length=args.max_length, stride=args.stride, batch_size=args.batch_size,
-                          workers=args.workers, onnx=args.onnx, device=args.device, precision=_precision(args),
-                          compile=args.compile)
-    stems = output_stems(args.files)
+    if args.draw and not (args.output and not args.output.endswith(".jsonl")):
+        raise LayoutLMv2Error("--draw needs --output FOLDER (for the PNG files)")
+    if args.resume and not args.output:
+        raise LayoutLMv2Error("--resume needs --output (a folder or a .jsonl file to continue)")
+    files = expand_paths(args.files, args.recursive)
+    if not files:
+        raise LayoutLMv2Error(f"no page files (images or PDFs) in {', '.join(args.files)}")
+    jsonl = JsonLinesOutput(args.output, args.resume) if args.output and args.output.endswith(".jsonl") else None
+    out = make_output_folder(args.output) if args.output and jsonl is None else None
+    stems = output_stems(files)
+    if args.resume:
+        before = len(files)
+        files = [f for f in files if not (jsonl.has(f, page_count(f)) if jsonl else
+                                          _pages_written(out, stems, f, page_count(f)))]
+        print(f"layoutlmv2 predict: --resume: {before - len(files)} of {before} file(s) already done", file=sys.stderr)
+    pipe = pipeline(model=args.model, ocr=args.ocr, ocr_lang=args.ocr_lang, device=args.device, onnx=args.onnx,
+                    precision=_precision(args), max_length=args.max_length, doc_stride=args.stride,
+                    batch_size=args.batch_size, top_k=args.top_k, handle_impossible_answer=args.handle_impossible_answer,
+                    dpi=_dpi(args.dpi), workers=args.workers, compile=args.compile,
+                    progress=sys.stderr.isatty() if args.progress is None else args.progress)
     failures, written = [], 0
-    for result in predictor.iter_files(args.files, args.words_json, args.question, _dpi(args.dpi)):
-        if result.error is not None:
-            failures.append(result.error)
-            continue
-        written += 1
-        if out is None:
-            print(json.dumps(result.record), flush=True)
-            continue
-        stem = f"{stems[result.file]}-p{result.page}"
-        write_atomically(out / f"{stem}.json", json.dumps(result.record, indent=2) + "\n")
-        if args.draw:
-            write_atomically(out / f"{stem}.png", draw_prediction(result.image, result.record, predictor.task.labels))
-        print(out / f"{stem}.json", flush=True)
+    try:
+        for result in pipe.results(files, args.question, args.words_json):
+            if result.error is not None:
+                failures.append(result.error)
+                if jsonl is not None:
+                    jsonl.write({"file": result.file, "page": result.page, "error": result.error})
+                continue
+            written += 1
+            _write_page(result, out, jsonl, stems, args.draw, pipe.predictor.task.labels)
+    finally:
+        if jsonl is not None:
+            jsonl.close()
     for failure in failures:
         print(f"layoutlmv2 predict: error: {failure}", file=sys.stderr)
-    if failures and len(args.files) > 1:
-        print(f"layoutlmv2 predict: {written} page(s) written; {len(failures)} of {len(args.files)} file(s) failed",
+    if failures and len(files) > 1:
+        print(f"layoutlmv2 predict: {written} page(s) written; {len(failures)} of {len(files)} file(s) failed",
               file=sys.stderr)
     return 1 if failures else 0
+
+
+def _pages_written(out, stems, file, pages) -> bool:
+    from ..inference.output_files import pages_done
+
+    return pages_done(out, stems, file, pages)
+
+
+def _write_page(result, out, jsonl, stems, draw: bool, labels) -> None:
+    """One page's record: a JSON file in ``out`` (+ PNG with ``draw``), a line of ``jsonl``, or stdout."""
+    from ..inference.output_files import write_atomically
+    from ..inference.predictor import draw_prediction
+
+    if jsonl is not None:
+        jsonl.write(result.record)
+        return
+    if out is None:
+        print(json.dumps(result.record), flush=True)
+        return
+    stem = f"{stems[result.file]}-p{result.page}"
+    write_atomically(out / f"{stem}.json", json.dumps(result.record, indent=2) + "\n")
+    if draw:
+        write_atomically(out / f"{stem}.png", draw_prediction(result.image, result.record, labels))
+    print(out / f"{stem}.json", flush=True)
 
 
 def _dpi(value: str):

@@ -10,6 +10,7 @@ place that cannot be written is one `LayoutLMv2Error` naming it.
 
 from __future__ import annotations
 
+import json
 import os
 from collections import Counter
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Sequence, Union
 
 from ..errors import LayoutLMv2Error, describe_os_error
 
-__all__ = ["make_output_folder", "output_stems", "write_atomically"]
+__all__ = ["JsonLinesOutput", "make_output_folder", "output_stems", "pages_done", "write_atomically"]
 
 
 def output_stems(files: Sequence[Union[str, Path]]) -> dict[str, str]:
@@ -60,3 +61,44 @@ def write_atomically(path: Path, data: Union[str, bytes, "Image.Image"]) -> None
     except OSError as error:
         temporary.unlink(missing_ok=True)
         raise LayoutLMv2Error(describe_os_error(error, "write", path)) from None
+
+
+def pages_done(folder: Path, stems: dict[str, str], file: str, pages: int) -> bool:
+    """Whether every page of ``file`` already has its JSON in ``folder`` (``--resume``)."""
+    return pages > 0 and all((folder / f"{stems[file]}-p{page}.json").is_file() for page in range(1, pages + 1))
+
+
+class JsonLinesOutput:
+    """``--output results.jsonl``: one JSON line per page (failures too, with ``error``), appended and
+    flushed as each page is done, so a run cut short keeps every finished page."""
+
+    def __init__(self, path: Union[str, Path], resume: bool = False) -> None:
+        self.path = Path(path)
+        self.done: set[tuple[str, int]] = set()
+        if resume and self.path.is_file():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue  # a line cut off by an interrupted run
+                if isinstance(record, dict) and "error" not in record and "page" in record:
+                    self.done.add((record.get("file"), record["page"]))
+        if self.path.parent != Path(""):
+            make_output_folder(self.path.parent)
+        try:
+            self.handle = self.path.open("a" if resume else "w", encoding="utf-8")
+        except OSError as error:
+            raise LayoutLMv2Error(describe_os_error(error, "write", self.path)) from None
+
+    def has(self, file: str, pages: int) -> bool:
+        return pages > 0 and all((file, page) in self.done for page in range(1, pages + 1))
+
+    def write(self, record: dict) -> None:
+        try:
+            self.handle.write(json.dumps(record) + "\n")
+            self.handle.flush()
+        except OSError as error:
+            raise LayoutLMv2Error(describe_os_error(error, "write", self.path)) from None
+
+    def close(self) -> None:
+        self.handle.close()

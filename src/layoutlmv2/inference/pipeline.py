@@ -36,7 +36,7 @@ from PIL import Image
 from ..errors import LayoutLMv2Error
 from ..preprocessing.ocr_engines import EngineSpec
 from ..preprocessing.pages import Dpi, page_count
-from .predictor import Predictor, pixel_box
+from .predictor import PageResult, Predictor, pixel_box
 
 __all__ = ["DocumentPipeline", "PIPELINE_TASKS", "pipeline"]
 
@@ -54,7 +54,8 @@ def pipeline(task: Optional[str] = None, model: Union[str, Path, None] = None, o
              device: str = "auto", onnx: Optional[Union[str, Path]] = None, precision: str = "auto",
              max_length: int = 512, doc_stride: int = 128, batch_size: int = 4, top_k: int = 1,
              handle_impossible_answer: bool = False, dpi: Dpi = "auto", ocr_lang: Optional[str] = None,
-             ocr_workers: Optional[int] = None, progress: bool = False) -> "DocumentPipeline":
+             ocr_workers: Optional[int] = None, progress: bool = False, workers: int = 1,
+             compile: bool = False) -> "DocumentPipeline":
     """A pipeline over a fine-tuned model folder (or hub id); ``task`` defaults to the model's and must
     agree with it. See the module docstring for inputs and outputs."""
     if model is None:
@@ -63,7 +64,7 @@ def pipeline(task: Optional[str] = None, model: Union[str, Path, None] = None, o
         raise LayoutLMv2Error(f"unknown pipeline task {task!r}; choose from {sorted(PIPELINE_TASKS)}")
     predictor = Predictor(_local_folder(model), max_length=max_length, stride=doc_stride, batch_size=batch_size,
                           onnx=onnx, device=device, precision=precision, ocr=ocr, ocr_lang=ocr_lang,
-                          ocr_workers=ocr_workers)
+                          ocr_workers=ocr_workers, workers=workers, compile=compile)
     if task is not None and PIPELINE_TASKS[task] != predictor.task.name:
         raise LayoutLMv2Error(f"{model} is a {predictor.task.name} model, not one for {task!r}")
     if predictor.task.name == "question-answering":
@@ -98,15 +99,24 @@ class DocumentPipeline:
             yield result
 
     def _indexed(self, inputs: Iterable[Any], question: Optional[str]) -> Iterator[tuple[int, dict[str, Any]]]:
+        for result in self.results(inputs, question):
+            if result.error is not None:
+                yield result.input, {"file": result.file, "page": result.page, "error": result.error}
+            else:
+                yield result.input, result.record
+
+    def results(self, inputs: Iterable[Any], question: Optional[str] = None,
+                words_json: Optional[Union[str, Path]] = None) -> Iterator[PageResult]:
+        """The `PageResult`s (record and page image, or error) in order, with a progress bar: what the
+        command line writes."""
         items = list(inputs) if isinstance(inputs, (list, tuple)) else inputs
         bar = self._progress_bar(items)
         try:
-            for result in self.predictor.iter_inputs(items, question=question, dpi=self.dpi):
+            for result in self.predictor.iter_inputs(items, words_json=words_json, question=question, dpi=self.dpi):
                 bar.update(1)
-                if result.error is not None:
-                    yield result.input, {"file": result.file, "page": result.page, "error": result.error}
-                else:
-                    yield result.input, with_pixel_boxes(result.record)
+                if result.record is not None:
+                    with_pixel_boxes(result.record)
+                yield result
         finally:
             bar.close()
 

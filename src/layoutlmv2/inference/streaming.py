@@ -15,14 +15,16 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 from PIL import Image
 
 from ..errors import LayoutLMv2Error
-from ..preprocessing.pages import Dpi, as_rgb_page, iter_bytes_pages, iter_pages
+from ..preprocessing.pages import IMAGE_SUFFIXES, Dpi, as_rgb_page, iter_bytes_pages, iter_pages
 
-__all__ = ["PageJob", "page_jobs", "prefetched", "source_name"]
+PAGE_SUFFIXES = IMAGE_SUFFIXES | {".pdf"}
+
+__all__ = ["PageJob", "expand_paths", "page_jobs", "prefetched", "source_name"]
 
 
 @dataclass
@@ -37,6 +39,20 @@ class PageJob:
     error: Optional[str] = None
     clamped: int = 0  # given pixel boxes clamped to the page
     input: int = 0  # position of its input among the inputs
+
+
+def expand_paths(paths: Iterable[Union[str, Path]], recursive: bool = False) -> list[str]:
+    """Files and folders -> files: a folder gives its page files (images and PDFs, sorted by name),
+    those of its subfolders too with ``recursive``; other paths stay (a missing one fails on its own)."""
+    files: list[str] = []
+    for path in map(Path, paths):
+        if not path.is_dir():
+            files.append(str(path))
+            continue
+        found = path.rglob("*") if recursive else path.iterdir()
+        files += sorted(str(p) for p in found if p.is_file() and p.suffix.lower() in PAGE_SUFFIXES
+                        and not p.name.startswith("."))
+    return files
 
 
 def source_name(item: Any, index: int) -> str:
