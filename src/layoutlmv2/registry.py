@@ -11,6 +11,7 @@ task                        data sets                                      main 
 token-classification        funsd, sroie, cord, kleister-nda               entity F1 (seqeval)
 sequence-classification     forms-vs-receipts, rvl-cdip                    accuracy
 question-answering          funsd-qa, docvqa                               ANLS
+relation-extraction         funsd, xfund                                   relation F1 (gold entities)
 base (export only)          -                                              -
 ==========================  =============================================  =====================
 """
@@ -24,7 +25,7 @@ from typing import Callable, Optional, Union
 from torch import nn
 
 from . import data
-from .modeling import heads, model
+from .modeling import heads, model, relation_extraction
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
              "accuracy", True),
     TaskSpec("question-answering", heads.LayoutLMv2ForQuestionAnswering, ("start_logits", "end_logits"), (2, 2),
              "anls", False),
+    TaskSpec("relation-extraction", relation_extraction.LayoutLMv2ForRelationExtraction, ("last_hidden_state",),
+             (3,), "relation_f1", False),
     TaskSpec("base", model.LayoutLMv2Model, ("last_hidden_state", "pooler_output"), (3, 2), None, False),
 )}
 
