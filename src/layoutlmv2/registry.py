@@ -8,7 +8,7 @@ for a task, its `layoutlmv2.tasks.definitions.Task` subclass for encoding and de
 ==========================  =============================================  =====================
 task                        data sets                                      main metric
 ==========================  =============================================  =====================
-token-classification        funsd, sroie, cord, kleister-nda               entity F1 (seqeval)
+token-classification        funsd, xfund, sroie, cord, kleister-nda        entity F1 (seqeval)
 sequence-classification     forms-vs-receipts, rvl-cdip                    accuracy
 question-answering          funsd-qa, docvqa                               ANLS
 relation-extraction         funsd, xfund                                   relation F1 (gold entities)
@@ -75,11 +75,19 @@ class DatasetSpec:
     labels: Optional[list[str]]  # None for question answering
     load: Callable[[Path, str], list[data.Document]]
     layout: str  # what --data-dir holds, for error messages
+    also: tuple[str, ...] = ()  # other tasks the same documents serve (their labels are not `labels`)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return (self.task, *self.also)
 
 
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("funsd", "token-classification", data.FUNSD_LABELS, data.load_funsd,
-                "the FUNSD root (training_data/, testing_data/)"),
+                "the FUNSD root (training_data/, testing_data/)", also=("relation-extraction",)),
+    DatasetSpec("xfund", "token-classification", data.FUNSD_LABELS, data.load_xfund,
+                "the XFUND folder (de.train.json, de.val.json; German; split test reads val)",
+                also=("relation-extraction",)),
     DatasetSpec("sroie", "token-classification", data.SROIE_LABELS, data.load_sroie,
                 "the SROIE root (train/, test/ with img/, box/, entities/)"),
     DatasetSpec("cord", "token-classification", data.CORD_LABELS, data.load_cord,

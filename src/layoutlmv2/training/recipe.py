@@ -95,7 +95,7 @@ def build_model(task: Task, init_text_from: Optional[Union[str, Path]] = None,
     if task.labels is not None and [model.config.id2label[i] for i in range(model.config.num_labels)] != task.labels:
         raise ValueError(f"{model_dir} predicts {list(model.config.id2label.values())}, the data set has {task.labels}")
     model.config.finetuning_task = task.name
-    return model, [name for name, _ in model.named_parameters() if not name.startswith(("classifier", "qa_outputs"))]
+    return model, [name for name, _ in model.named_parameters() if not name.startswith(("classifier", "qa_outputs", "extractor"))]
 
 
 def finetune(
@@ -161,6 +161,10 @@ def finetune(
                    recipe=recipe, train_windows=len(train), train_documents=len(train_docs),
                    trainable_parameters=sum(p.numel() for p in model.parameters() if p.requires_grad),
                    parameters=sum(p.numel() for p in model.parameters()))
+    if train.stats:  # relation extraction: entities and links no window holds whole
+        summary["train_stats"] = train.stats
+        if eval_data is not None:
+            summary["test_stats"] = eval_data.stats
     if eval_docs is not None:
         best = task.model_class.from_pretrained(Path(output_dir) / "best").to(trainer.device)
         outputs = task.window_outputs(best, eval_data, args.eval_batch_size, autocast=trainer.amp_dtype)
