@@ -205,3 +205,16 @@ def test_tensors_are_accepted_as_index_lists(model):
         a = model(**inputs, entities=ENTITIES, relations=RELATIONS)
         b = model(**inputs, entities=as_tensors, relations=[{k: torch.tensor(v) for k, v in r.items()} for r in RELATIONS])
     torch.testing.assert_close(a.loss, b.loss)
+
+
+def test_the_projections_start_from_he_initialisation_also_when_loaded_without_them(tmp_path):
+    torch.manual_seed(3)
+    model = LayoutLMv2ForRelationExtraction(small_config(hidden_size=256, coordinate_size=48, shape_size=32))
+    first = model.extractor.ffnn_head[0].weight  # fan_in 2 * 256
+    assert first.std().item() == pytest.approx((2 / 512) ** 0.5, rel=0.05)
+    assert model.extractor.ffnn_tail[3].bias.abs().sum() == 0
+    assert model.layoutlmv2.encoder.layer[0].output.dense.weight.std().item() == pytest.approx(0.02, rel=0.05)
+    # a base checkpoint loaded into the head: the decoder is newly initialised the same way
+    model.layoutlmv2.save_pretrained(tmp_path / "base")
+    loaded = LayoutLMv2ForRelationExtraction.from_pretrained(tmp_path / "base")
+    assert loaded.extractor.ffnn_tail[0].weight.std().item() == pytest.approx((2 / 512) ** 0.5, rel=0.05)

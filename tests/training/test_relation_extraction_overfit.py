@@ -1,8 +1,7 @@
 """A tiny relation-extraction model learns the links of two real FUNSD pages exactly (F1 1.0).
 
-The model is small_models' configuration from a random start; ``initializer_range`` 0.1 instead
-of 0.02 (a fresh 64-wide model at 0.02 sits for a few hundred steps at the prior of "no link"
-before it separates the entities; at 0.1 it needs a few dozen).
+The model is small_models' configuration from a random start. With the decoder's projections at
+the text model's normal(0.02) instead of He initialisation it took 275 steps instead of 20.
 """
 
 import pytest
@@ -30,19 +29,18 @@ def test_a_tiny_model_overfits_the_links_of_two_funsd_pages(funsd_dir, bert_voca
     task = make_task("relation-extraction", "funsd")
     encoded = task.encode(documents, tokenizer, image_processor, max_length=512, stride=128)
     torch.manual_seed(0)
-    model = LayoutLMv2ForRelationExtraction(small_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                                                         initializer_range=0.1))
+    model = LayoutLMv2ForRelationExtraction(small_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
     apply_visual_mode(model, "zero")
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
     batch = collate(encoded.windows, encoded.pages)
     f1 = 0.0
-    for step in range(1, 101):
+    for step in range(1, 61):
         model.train()
         loss = task.loss(model(**task.model_inputs(batch)), batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if step % 20 == 0:
+        if step % 10 == 0:
             outputs = task.window_outputs(model, encoded)
             scores = task.evaluate(documents, task.decode(documents, encoded, outputs))
             f1 = scores["relation_f1"]

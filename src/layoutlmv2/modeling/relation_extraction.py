@@ -22,6 +22,10 @@ Differences from layoutlmft, each on purpose:
   (layoutlmft sums the pages, so its loss grows with the batch size);
 * each entity goes through the projections once, not once per pair it belongs to (the same
   numbers in eval mode; in training the dropout mask is shared by the pairs of one entity);
+* the projections start from He initialisation (normal, std sqrt(2 / fan_in), zero bias), not
+  the text model's normal(0.02): at 0.02 a fresh decoder sits for hundreds of steps at the prior
+  of "no link" (measured: F1 0 after 2 FUNSD epochs; 275 steps to overfit two pages, against 20);
+  a loaded checkpoint overwrites it either way;
 * bad input (a span outside the sequence, a relation naming a missing entity, a label outside
   0..2) is a ValueError naming the document and the value, not an IndexError deep inside.
 
@@ -95,8 +99,11 @@ class BiaffineAttention(nn.Module):
 
 
 def _projection(hidden: int, dropout: float) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(hidden * 2, hidden), nn.ReLU(), nn.Dropout(dropout),
-                         nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Dropout(dropout))
+    layers = nn.Sequential(nn.Linear(hidden * 2, hidden), nn.ReLU(), nn.Dropout(dropout),
+                           nn.Linear(hidden, hidden // 2), nn.ReLU(), nn.Dropout(dropout))
+    for linear in (layers[0], layers[3]):
+        linear.relu_init = True  # He initialisation (`LayoutLMv2ForRelationExtraction._init_weights`)
+    return layers
 
 
 def _as_list(value: Any, what: str, doc: int) -> list:
@@ -243,6 +250,13 @@ class LayoutLMv2ForRelationExtraction(_TaskHead):
         self.dropout = nn.Dropout(config.hidden_dropout_prob)
         self.extractor = REDecoder(config)
         self.post_init()
+
+    def _init_weights(self, module: nn.Module) -> None:
+        if getattr(module, "relu_init", False):  # the decoder's projections: see the module docstring
+            nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+            return
+        super()._init_weights(module)
 
     def forward(self, input_ids=None, bbox=None, image=None, attention_mask=None, token_type_ids=None,
                 position_ids=None, head_mask=None, inputs_embeds=None, entities=None, relations=None, labels=None,
