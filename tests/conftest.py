@@ -38,6 +38,11 @@ def funsd_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def xfund_dir() -> Path:
+    return shared_data_path("xfund")
+
+
+@pytest.fixture(scope="session")
 def sroie_dir() -> Path:
     return shared_data_path("sroie")
 

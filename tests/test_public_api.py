@@ -17,6 +17,7 @@ PUBLIC_NAMES = [  # sorted(_EXPORTS) + ["__version__"], as layoutlmv2/__init__.p
     "LayoutLMv2Error",
     "LayoutLMv2FeatureExtractor",
     "LayoutLMv2ForQuestionAnswering",
+    "LayoutLMv2ForRelationExtraction",
     "LayoutLMv2ForSequenceClassification",
     "LayoutLMv2ForTokenClassification",
     "LayoutLMv2ImageProcessor",

@@ -15,9 +15,10 @@ from small_models import small_config
 
 
 def test_command_line_choices_are_the_registry_entries():
-    assert TASK_CHOICES == ["token-classification", "sequence-classification", "question-answering"]
+    assert TASK_CHOICES == ["token-classification", "sequence-classification", "question-answering",
+                            "relation-extraction"]
     assert sorted(DATASET_CHOICES) == sorted(
-        ["funsd", "sroie", "cord", "kleister-nda", "forms-vs-receipts", "rvl-cdip", "funsd-qa", "docvqa"])
+        ["funsd", "xfund", "sroie", "cord", "kleister-nda", "forms-vs-receipts", "rvl-cdip", "funsd-qa", "docvqa"])
     for name in DATASET_CHOICES:
         assert registry.dataset_spec(name).task in TASK_CHOICES
 

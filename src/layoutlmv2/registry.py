@@ -8,9 +8,10 @@ for a task, its `layoutlmv2.tasks.definitions.Task` subclass for encoding and de
 ==========================  =============================================  =====================
 task                        data sets                                      main metric
 ==========================  =============================================  =====================
-token-classification        funsd, sroie, cord, kleister-nda               entity F1 (seqeval)
+token-classification        funsd, xfund, sroie, cord, kleister-nda        entity F1 (seqeval)
 sequence-classification     forms-vs-receipts, rvl-cdip                    accuracy
 question-answering          funsd-qa, docvqa                               ANLS
+relation-extraction         funsd, xfund                                   relation F1 (gold entities)
 base (export only)          -                                              -
 ==========================  =============================================  =====================
 """
@@ -24,7 +25,7 @@ from typing import Callable, Optional, Union
 from torch import nn
 
 from . import data
-from .modeling import heads, model
+from .modeling import heads, model, relation_extraction
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ TASKS: dict[str, TaskSpec] = {spec.name: spec for spec in (
              "accuracy", True),
     TaskSpec("question-answering", heads.LayoutLMv2ForQuestionAnswering, ("start_logits", "end_logits"), (2, 2),
              "anls", False),
+    TaskSpec("relation-extraction", relation_extraction.LayoutLMv2ForRelationExtraction, ("last_hidden_state",),
+             (3,), "relation_f1", False),
     TaskSpec("base", model.LayoutLMv2Model, ("last_hidden_state", "pooler_output"), (3, 2), None, False),
 )}
 
@@ -72,11 +75,19 @@ class DatasetSpec:
     labels: Optional[list[str]]  # None for question answering
     load: Callable[[Path, str], list[data.Document]]
     layout: str  # what --data-dir holds, for error messages
+    also: tuple[str, ...] = ()  # other tasks the same documents serve (their labels are not `labels`)
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return (self.task, *self.also)
 
 
 DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("funsd", "token-classification", data.FUNSD_LABELS, data.load_funsd,
-                "the FUNSD root (training_data/, testing_data/)"),
+                "the FUNSD root (training_data/, testing_data/)", also=("relation-extraction",)),
+    DatasetSpec("xfund", "token-classification", data.FUNSD_LABELS, data.load_xfund,
+                "the XFUND folder (de.train.json, de.val.json; German; split test reads val)",
+                also=("relation-extraction",)),
     DatasetSpec("sroie", "token-classification", data.SROIE_LABELS, data.load_sroie,
                 "the SROIE root (train/, test/ with img/, box/, entities/)"),
     DatasetSpec("cord", "token-classification", data.CORD_LABELS, data.load_cord,

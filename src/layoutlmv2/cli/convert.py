@@ -53,6 +53,8 @@ def model_class_for(shapes: Mapping[str, Sequence[int]], config: LayoutLMv2Confi
     """The model class a state dict belongs to, told from its head keys ({key: shape}, either naming)."""
     if "qa_outputs.weight" in shapes:
         return registry.TASKS["question-answering"].model_class
+    if "extractor.entity_emb.weight" in shapes:  # layoutlmft's relation decoder
+        return registry.TASKS["relation-extraction"].model_class
     if "classifier.weight" in shapes:
         width = int(shapes["classifier.weight"][-1])
         if width == 3 * config.hidden_size:
@@ -63,7 +65,7 @@ def model_class_for(shapes: Mapping[str, Sequence[int]], config: LayoutLMv2Confi
             f"classifier.weight has {width} input features: neither hidden_size ({config.hidden_size}, token "
             f"classification) nor 3 * hidden_size (sequence classification); does config.json fit?")
     if any(k.startswith("layoutlmv2.") for k in shapes):
-        raise ConversionError("the checkpoint has layoutlmv2.* keys but no known task head (classifier.*, qa_outputs.*)")
+        raise ConversionError("the checkpoint has layoutlmv2.* keys but no known task head (classifier.*, qa_outputs.*, extractor.*)")
     return registry.TASKS["base"].model_class
 
 

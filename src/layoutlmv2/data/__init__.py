@@ -19,6 +19,7 @@ from .kleister_nda import (
     parse_expected_line,
 )
 from .rvl_cdip import RVL_CDIP_CLASSES, load_rvl_cdip
+from .xfund import XFUND_LANGUAGES, load_xfund
 from .sroie import (
     SROIE_FIELDS,
     SROIE_LABELS,
@@ -36,5 +37,5 @@ __all__ = [
     "format_expected_line", "image_size", "label_sroie_lines", "load_cord", "load_docvqa", "load_docvqa_split",
     "load_forms_vs_receipts", "load_funsd", "load_funsd_qa", "load_kleister_nda", "load_kleister_nda_tagged", "load_rvl_cdip",
     "load_sroie", "parse_expected_line", "parse_sroie_box_file", "quad_to_box",
-    "read_cord_json", "read_docvqa_ocr", "read_sroie_entities", "split_line_box",
+    "read_cord_json", "read_docvqa_ocr", "read_sroie_entities", "split_line_box", "XFUND_LANGUAGES", "load_xfund",
 ]  # fmt: skip

@@ -35,5 +35,7 @@ def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[st
     encoded = task.encode(documents, processor.tokenizer, processor.image_processor, max_length, stride)
     outputs = task.window_outputs(model, encoded, batch_size, autocast=dtype, workers=workers)
     scores = task.evaluate(documents, task.decode(documents, encoded, outputs))
+    if encoded.stats:  # relation extraction: entities and links no window holds whole
+        scores["windows"] = encoded.stats
     return {"dataset": dataset, "split": split, "documents": len(documents), "main_metric": registry.task_spec(task.name).main_metric,
             **scores}

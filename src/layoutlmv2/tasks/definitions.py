@@ -20,7 +20,7 @@ from .. import registry
 from ..data import Document, decode_sroie_fields
 from ..deployment.batching import run_length_sorted
 from . import metrics
-from .windows import IGNORE_INDEX, Encoded, collate, encode_documents
+from .windows import IGNORE_INDEX, Encoded, collate, document_relations, encode_documents
 
 logger = logging.getLogger(__name__)
 
@@ -286,7 +286,73 @@ class QuestionAnsweringTask(Task):
         return {**metrics.anls(guesses, answers), "exact_match": exact}
 
 
-_TASK_CLASSES = {cls.name: cls for cls in (TokenClassificationTask, SequenceClassificationTask, QuestionAnsweringTask)}
+class RelationExtractionTask(Task):
+    """Key -> value links between the gold entities of a page (`LayoutLMv2ForRelationExtraction`).
+
+    Entities and links come from ``document.extra`` (`windows.document_relations`); each window
+    holds the entities that lie whole inside it and the links between them. A pair seen in
+    several (overlapping) windows is linked when its mean probability over them exceeds 0.5.
+    Links that no window holds whole cannot be predicted: they stay in the gold set (missed),
+    and `Encoded.stats` counts them.
+    """
+
+    name = "relation-extraction"
+
+    def __init__(self, labels=None, dataset=None, label_smoothing=0.0) -> None:
+        super().__init__(None, dataset, label_smoothing)
+        if self.label_smoothing:
+            raise ValueError("relation extraction has no label smoothing")
+
+    def encode(self, documents, tokenizer, image_processor, max_length=512, stride=128, load_images=True):
+        return encode_documents(documents, tokenizer, image_processor, max_length, stride, with_relations=True,
+                                load_images=load_images)
+
+    def loss(self, outputs, batch):
+        return outputs.loss.float()
+
+    def window_outputs(self, model, encoded, batch_size=8, autocast=False, progress=False, workers=1):
+        if workers != 1:
+            raise ValueError("relation extraction runs in one worker (its outputs are per-page lists)")
+        return super().window_outputs(model, encoded, batch_size, autocast, progress, workers)
+
+    def _window_result(self, outputs, i, length):
+        candidates = outputs["candidates"][i]
+        probs = outputs["pair_logits"][i].detach().float().cpu().softmax(-1)[:, 1]
+        return {"head": list(candidates["head"]), "tail": list(candidates["tail"]), "probs": probs}
+
+    def decode(self, documents, encoded, window_results):
+        """Per document: ``pairs``, each ``{"head", "tail"}`` (indices into `document_relations`'s
+        entities), ``score``, and ``key`` / ``value`` (``text``, ``words``), best score first."""
+        scores: dict[int, dict[tuple[int, int], list[float]]] = {}
+        for window, result in zip(encoded.windows, window_results):
+            ids = window.targets["entity_ids"]
+            found = scores.setdefault(window.doc_index, {})
+            for h, t, p in zip(result["head"], result["tail"], result["probs"].tolist()):
+                found.setdefault((ids[h], ids[t]), []).append(p)
+        out = []
+        for index, document in enumerate(documents):
+            entities, _ = document_relations(document)
+            pairs = []
+            for (h, t), probs in scores.get(index, {}).items():
+                score = sum(probs) / len(probs)
+                if score > 0.5:
+                    pairs.append({"head": h, "tail": t, "score": score,
+                                  "key": _entity_text(document, entities[h]), "value": _entity_text(document, entities[t])})
+            out.append({"pairs": sorted(pairs, key=lambda p: -p["score"])})
+        return out
+
+    def evaluate(self, documents, predictions):
+        gold = [document_relations(d)[1] for d in documents]
+        found = [[(p["head"], p["tail"]) for p in prediction["pairs"]] for prediction in predictions]
+        return {f"relation_{k}": v for k, v in metrics.relation_scores(gold, found).items()}
+
+
+def _entity_text(document: Document, entity: dict[str, Any]) -> dict[str, Any]:
+    return {"text": " ".join(document.words[i] for i in entity["words"]), "words": list(entity["words"])}
+
+
+_TASK_CLASSES = {cls.name: cls for cls in (TokenClassificationTask, SequenceClassificationTask, QuestionAnsweringTask,
+                                           RelationExtractionTask)}
 
 
 def make_task(task: str, dataset: Optional[str] = None, labels: Optional[Sequence[str]] = None,
@@ -296,9 +362,10 @@ def make_task(task: str, dataset: Optional[str] = None, labels: Optional[Sequenc
         raise ValueError(f"unknown task {task!r}; choose from {list(_TASK_CLASSES)}")
     if dataset is not None:
         spec = registry.dataset_spec(dataset)
-        if spec.task != task:
-            raise ValueError(f"data set {dataset!r} is for {spec.task}, not {task}")
-        labels = labels if labels is not None else spec.labels
+        if task not in spec.tasks:
+            raise ValueError(f"data set {dataset!r} is for {' and '.join(spec.tasks)}, not {task}")
+        if labels is None and task == spec.task:
+            labels = spec.labels
     if registry.task_spec(task).has_labels and not labels:
         raise ValueError(f"{task} needs a label list (give a data set or labels)")
     return _TASK_CLASSES[task](labels=labels, dataset=dataset, label_smoothing=label_smoothing)

@@ -5,7 +5,8 @@
 * `word_tags_from_windows` / `word_tags_from_label_ids`: turn token predictions back into
   one tag per word (a word takes its first sub-token's prediction).
 * `sroie_scores`: ICDAR 2019 SROIE task 3 (exact field match per receipt).
-* `accuracy`, `anls` (DocVQA), `kleister_scores` (Kleister-NDA key=value F1).
+* `accuracy`, `anls` (DocVQA), `kleister_scores` (Kleister-NDA key=value F1), `relation_scores`
+  (P/R/F1 over predicted (head, tail) entity pairs, layoutlmft's relation-extraction metric).
 """
 
 from __future__ import annotations
@@ -274,3 +275,21 @@ def kleister_scores(gold: Sequence[Pairs], predicted: Sequence[Pairs], casefold:
         n_pred += sum(p.values())
         n_gold += sum(t.values())
     return _prf(correct, n_pred, n_gold)
+
+
+# ----------------------------------------------------------------------------- relation extraction
+
+
+def relation_scores(gold: Sequence[Iterable[tuple]], predicted: Sequence[Iterable[tuple]]) -> dict[str, float]:
+    """Micro P/R/F1 over (head, tail) pairs per document, as layoutlmft's ``re_score`` (mode
+    "boundaries": a pair is right when both its entities are; the entities are the gold ones).
+
+    Each document is an iterable of hashable (head, tail) pairs (entity indices or spans);
+    duplicates count once. Also returns the counts ``tp``, ``fp``, ``fn``.
+    """
+    _check_lengths("gold", gold, "predicted", predicted)
+    tp = fp = fn = 0
+    for true, pred in zip(gold, predicted):
+        t, p = {tuple(x) for x in true}, {tuple(x) for x in pred}
+        tp, fp, fn = tp + len(t & p), fp + len(p - t), fn + len(t - p)
+    return {**_prf(tp, tp + fp, tp + fn), "tp": tp, "fp": fp, "fn": fn}

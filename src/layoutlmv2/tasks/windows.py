@@ -51,6 +51,7 @@ class Encoded:
 
     windows: list[Window]
     pages: list[np.ndarray]
+    stats: dict[str, int] = field(default_factory=dict)  # counts worth reporting (relation extraction)
 
     def __len__(self) -> int:
         return len(self.windows)
@@ -82,6 +83,7 @@ def encode_documents(
     with_question: bool = False,
     single_window: bool = False,
     load_images: bool = True,
+    with_relations: bool = False,
 ) -> Encoded:
     """Tokenise pages into windows; attach the targets each task needs when the records have them.
 
@@ -91,11 +93,15 @@ def encode_documents(
       and ``start_positions``/``end_positions`` come from ``document.answer_span`` (both 0, the
       [CLS] token, in a window that does not hold the whole answer).
     * ``single_window``: keep only the first window (classification looks at the page start).
+    * ``with_relations``: relation-extraction targets from ``document.extra`` (`relation_targets`);
+      ``Encoded.stats`` counts the links no window holds whole (see `relation_targets`).
     """
     if stride < 0 or stride >= max_length:
         raise ValueError(f"stride must be in 0..max_length-1, got stride={stride} max_length={max_length}")
     windows: list[Window] = []
     pages: list[np.ndarray] = []
+    stats = {"entities": 0, "entities_outside_windows": 0, "links": 0, "links_across_windows": 0} \
+        if with_relations else {}
     page_sequence = 1 if with_question else 0  # which sequence of the encoding holds the page words
     for index, document in enumerate(documents):
         if not document.words:
@@ -119,7 +125,15 @@ def encode_documents(
             window.targets = _targets(document, word_ids, encoding["offset_mapping"][w], word_ends,
                                       word_label2id, label2id, with_question)
             windows.append(window)
-    return Encoded(windows=windows, pages=pages)
+        if with_relations:
+            first_window = len(windows) - (count if not single_window else 1)
+            _add_relation_targets(document, windows[first_window:], encoding, word_ends, stats)
+    if stats.get("entities_outside_windows") or stats.get("links_across_windows"):
+        logger.warning("relation extraction: %d of %d entities are in no window whole, %d of %d links have their "
+                       "two entities in no common window (not trained on; counted as missed in evaluation)",
+                       stats["entities_outside_windows"], stats["entities"], stats["links_across_windows"],
+                       stats["links"])
+    return Encoded(windows=windows, pages=pages, stats=stats)
 
 
 def _tokenize(document: Document, tokenizer, max_length: int, stride: int, with_question: bool):
@@ -193,6 +207,81 @@ def answer_token_span(word_ids: Sequence[Optional[int]], offsets: Sequence[Seque
     return start, end
 
 
+# Entity labels of relation extraction, numbered as layoutlmft numbers them ("other" entities take no part)
+RELATION_LABEL_IDS = {"header": 0, "question": 1, "answer": 2}
+
+
+def document_relations(document: Document) -> tuple[list[dict[str, Any]], list[tuple[int, int]]]:
+    """(entities, links) of a page for relation extraction, from FUNSD/XFUND-style ``extra``.
+
+    Entities: the header, question and answer entities that kept at least one word, as
+    ``{"id", "label" (0 header, 1 question, 2 answer), "words"}``. Links: distinct ``(question
+    index, answer index)`` pairs into that list, whichever way the annotation wrote them; links
+    between other labels (header -> question, ...) are not key-value pairs and are left out.
+    """
+    raw = document.extra.get("entities")
+    if raw is None:
+        raise ValueError(f"document {document.id!r} has no entities: relation extraction needs FUNSD-style "
+                         "entities and links (data sets funsd, xfund)")
+    entities: list[dict[str, Any]] = []
+    index_of: dict[Any, int] = {}
+    for entity in raw:
+        if entity["label"] in RELATION_LABEL_IDS and entity["words"]:
+            index_of[entity["id"]] = len(entities)
+            entities.append({"id": entity["id"], "label": RELATION_LABEL_IDS[entity["label"]],
+                             "words": list(entity["words"])})
+    links: set[tuple[int, int]] = set()
+    for a, b in document.extra.get("links", []):
+        if a not in index_of or b not in index_of:
+            continue
+        i, j = index_of[a], index_of[b]
+        pair = (entities[i]["label"], entities[j]["label"])
+        if pair == (1, 2):
+            links.add((i, j))
+        elif pair == (2, 1):
+            links.add((j, i))
+    return entities, sorted(links)
+
+
+def relation_targets(entities: Sequence[dict[str, Any]], links: Sequence[tuple[int, int]], word_ids, offsets,
+                     word_ends: dict[int, int]) -> dict[str, Any]:
+    """One window's ``entities`` (token spans, end exclusive), ``relations`` and ``entity_ids``.
+
+    An entity is in the window when its first word's first sub-token and its last word's last
+    sub-token are (`answer_token_span`); a link when both its entities are. ``entity_ids`` maps
+    the window's entity indices back to the page's.
+    """
+    spans: dict[int, tuple[int, int]] = {}
+    for index, entity in enumerate(entities):
+        start, end = answer_token_span(word_ids, offsets, (entity["words"][0], entity["words"][-1]), word_ends)
+        if end >= start > 0:  # (0, 0): not whole in this window
+            spans[index] = (start, end + 1)
+    local = {index: k for k, index in enumerate(sorted(spans))}
+    kept = [(h, t) for h, t in links if h in local and t in local]
+    return {
+        "entities": {"start": [spans[i][0] for i in local], "end": [spans[i][1] for i in local],
+                     "label": [entities[i]["label"] for i in local]},
+        "relations": {"head": [local[h] for h, _ in kept], "tail": [local[t] for _, t in kept]},
+        "entity_ids": list(local),
+    }
+
+
+def _add_relation_targets(document: Document, windows: Sequence[Window], encoding, word_ends, stats) -> None:
+    entities, links = document_relations(document)
+    seen_entities: set[int] = set()
+    seen_links: set[tuple[int, int]] = set()
+    for w, window in enumerate(windows):
+        targets = relation_targets(entities, links, window.word_ids, encoding["offset_mapping"][w], word_ends)
+        window.targets.update(targets)
+        ids = targets["entity_ids"]
+        seen_entities.update(ids)
+        seen_links.update((ids[h], ids[t]) for h, t in zip(targets["relations"]["head"], targets["relations"]["tail"]))
+    stats["entities"] += len(entities)
+    stats["entities_outside_windows"] += len(entities) - len(seen_entities)
+    stats["links"] += len(links)
+    stats["links_across_windows"] += len(links) - len(seen_links)
+
+
 def collate(windows: Sequence[Window], pages: Sequence[np.ndarray], pad_token_id: int = 0,
             pad_to_multiple_of: int = 8) -> dict[str, torch.Tensor]:
     """Pad a list of windows to the longest (rounded up to a multiple) and stack into tensors."""
@@ -225,4 +314,7 @@ def collate(windows: Sequence[Window], pages: Sequence[np.ndarray], pad_token_id
     if "start_positions" in first:
         out["start_positions"] = torch.tensor([w.targets["start_positions"] for w in windows], dtype=torch.long)
         out["end_positions"] = torch.tensor([w.targets["end_positions"] for w in windows], dtype=torch.long)
+    if "entities" in first:  # relation extraction: lists per window, as the head takes them
+        out["entities"] = [w.targets["entities"] for w in windows]
+        out["relations"] = [w.targets["relations"] for w in windows]
     return out

@@ -103,7 +103,7 @@ def build_model(task: Task, init_text_from: Optional[Union[str, Path]] = None,
     if task.labels is not None and [model.config.id2label[i] for i in range(model.config.num_labels)] != task.labels:
         raise ValueError(f"{model_dir} predicts {list(model.config.id2label.values())}, the data set has {task.labels}")
     model.config.finetuning_task = task.name
-    return model, [name for name, _ in model.named_parameters() if not name.startswith(("classifier", "qa_outputs"))]
+    return model, [name for name, _ in model.named_parameters() if not name.startswith(("classifier", "qa_outputs", "extractor"))]
 
 
 def finetune(
@@ -160,6 +160,10 @@ def finetune(
     trainer = Trainer(model, task, args, train, eval_data, eval_docs, pretrained,
                       save_extra=lambda folder: processor_for_pages(processor).save_pretrained(folder))
     summary = {**trainer.train(resume=resume), **_run_facts(trainer, recipe, train_docs, train)}
+    if getattr(train, "stats", None):  # relation extraction: entities and links no window holds whole
+        summary["train_stats"] = train.stats
+        if eval_data is not None:
+            summary["test_stats"] = eval_data.stats
     if eval_docs is not None:
         summary.update(_evaluate_best(task, trainer, Path(output_dir) / "best", eval_docs, eval_data))
     summary["wall_seconds"] = round(time.time() - started, 1)
