@@ -16,6 +16,7 @@ import torch
 import layoutlmv2
 from layoutlmv2 import LayoutLMv2Config
 from layoutlmv2.checkpoints.conversion import original_to_ours
+from layoutlmv2.checkpoints.io import skip_weight_init
 from layoutlmv2.checkpoints.seeded_weights import seeded_state_dict
 
 from conftest import FIXTURES
@@ -45,8 +46,10 @@ def is_full_size(case_name: str) -> bool:
     return not case_name.startswith("small_r50")
 
 
+@lru_cache(maxsize=1)  # cases of one schema run one after another; one full-size copy (0.8 GB) is kept
 def original_state_dict(schema_name: str) -> Dict[str, torch.Tensor]:
-    """The seeded checkpoint in the original (detectron2) naming, keys as the schema lists them."""
+    """The seeded checkpoint in the original (detectron2) naming, keys as the schema lists them.
+    Callers must not change the tensors in place (they are shared through the cache)."""
     return seeded_state_dict((key, spec["shape"]) for key, spec in schema(schema_name)["keys"].items())
 
 
@@ -55,7 +58,8 @@ def build_model(case_name: str) -> torch.nn.Module:
     case = cases()[case_name]
     sch = schema(case["schema"])
     config = LayoutLMv2Config.from_dict(sch["config"])
-    model = getattr(layoutlmv2, CLASSES[case["model_class"]])(config)
+    with skip_weight_init():  # every weight is loaded next (strict), so random init would be wasted time
+        model = getattr(layoutlmv2, CLASSES[case["model_class"]])(config)
     ours, _ = original_to_ours(original_state_dict(case["schema"]))
     model.load_state_dict(ours, strict=True)
     return model.eval()

@@ -113,6 +113,9 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--workers", type=int, default=1, help=WORKERS_HELP)
     p.add_argument("--onnx", metavar="FILE", help=ONNX_HELP)
     p.add_argument("--output", help="also write the scores to this JSON file")
+    p.add_argument("--entities-from", metavar="MODEL",
+                   help="relation extraction end to end: entities from this token-classification model instead of "
+                        "the annotation (pairs right when both entities' words are a linked gold pair)")
 
 
 def _predict_parser(sub) -> None:
@@ -130,6 +133,9 @@ def _predict_parser(sub) -> None:
                    help="OCR engine for pages without --words-json (rapidocr: pip install 'layoutlmv2[rapidocr]')")
     p.add_argument("--ocr-lang", help="Tesseract language(s), e.g. deu or eng+deu (default: the model folder's)")
     p.add_argument("--question", help="the question (question-answering models)")
+    p.add_argument("--entities-from", metavar="MODEL",
+                   help="relation-extraction models: the token-classification model folder that finds the entities "
+                        "(the output gets key -> value pairs)")
     p.add_argument("--top-k", type=int, default=1, help="answers per page (question answering)")
     p.add_argument("--handle-impossible-answer", action="store_true",
                    help="let the empty answer compete (question answering)")
@@ -186,7 +192,7 @@ def _evaluate(args) -> int:
 
     scores = evaluate_model(args.model, args.dataset, args.data_dir, args.split, args.max_length, args.stride,
                             args.batch_size, args.limit, workers=args.workers, onnx=args.onnx, device=args.device,
-                            precision=_precision(args), compile=args.compile)
+                            precision=_precision(args), compile=args.compile, entities_from=args.entities_from)
     text = json.dumps(scores, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
@@ -219,7 +225,7 @@ def _predict(args) -> int:
     pipe = pipeline(model=args.model, ocr=args.ocr, ocr_lang=args.ocr_lang, device=args.device, onnx=args.onnx,
                     precision=_precision(args), max_length=args.max_length, doc_stride=args.stride,
                     batch_size=args.batch_size, top_k=args.top_k, handle_impossible_answer=args.handle_impossible_answer,
-                    dpi=_dpi(args.dpi), workers=args.workers, compile=args.compile,
+                    dpi=_dpi(args.dpi), workers=args.workers, compile=args.compile, entities_from=args.entities_from,
                     progress=sys.stderr.isatty() if args.progress is None else args.progress)
     failures, written = [], 0
     try:

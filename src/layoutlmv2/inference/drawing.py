@@ -1,4 +1,5 @@
-"""Draw predicted labels on a page: one coloured, captioned box per word, and a legend.
+"""Draw predictions on a page: one coloured box per labelled word and a legend; key -> value pairs
+as two boxes and an arrow.
 
 Colours are fixed per label *type* (``B-QUESTION`` and ``I-QUESTION`` share one), taken in
 order from a qualitative palette, so the same type has the same colour on every page of a run.
@@ -76,3 +77,35 @@ def _legend(draw: ImageDraw.ImageDraw, font, entries: Sequence[tuple[str, tuple[
         top = pad + i * line
         draw.rectangle([pad, top + 1, pad + swatch, top + 1 + swatch], fill=colour)
         draw.text((pad * 2 + swatch, top), name, fill=(0, 0, 0), font=font)
+
+
+KEY_COLOUR, VALUE_COLOUR, ARROW_COLOUR = PALETTE[1], PALETTE[2], PALETTE[3]
+
+
+def draw_pairs(image: Image.Image, pairs: Sequence[tuple[Sequence[float], Sequence[float]]],
+               width: int = 3) -> Image.Image:
+    """A copy of ``image`` with each key -> value pair: the key's box, the value's box and an arrow
+    from the key's right edge to the value's left edge (boxes in pixels of ``image``)."""
+    page = image.convert("RGB")
+    draw = ImageDraw.Draw(page)
+    for key, value in pairs:
+        draw.rectangle([float(v) for v in key], outline=KEY_COLOUR, width=width)
+        draw.rectangle([float(v) for v in value], outline=VALUE_COLOUR, width=width)
+        start = (float(key[2]), (float(key[1]) + float(key[3])) / 2)
+        end = (float(value[0]), (float(value[1]) + float(value[3])) / 2)
+        _arrow(draw, start, end, width)
+    if pairs:
+        _legend(draw, ImageFont.load_default(), [("KEY", KEY_COLOUR), ("VALUE", VALUE_COLOUR)])
+    return page
+
+
+def _arrow(draw: ImageDraw.ImageDraw, start: tuple[float, float], end: tuple[float, float], width: int) -> None:
+    """A line with a filled head at ``end``."""
+    import math
+
+    draw.line([start, end], fill=ARROW_COLOUR, width=max(1, width - 1))
+    angle = math.atan2(end[1] - start[1], end[0] - start[0])
+    size = 4 + 2 * width
+    left = (end[0] - size * math.cos(angle - 0.45), end[1] - size * math.sin(angle - 0.45))
+    right = (end[0] - size * math.cos(angle + 0.45), end[1] - size * math.sin(angle + 0.45))
+    draw.polygon([end, left, right], fill=ARROW_COLOUR)

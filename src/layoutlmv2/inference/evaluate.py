@@ -10,18 +10,23 @@ from ..configuration import LayoutLMv2Config
 from ..deployment.worker_pool import check_workers
 from ..registry import load_dataset
 from ..tasks.definitions import make_task, task_from_config
+from ..errors import LayoutLMv2Error
+from .key_values import check_entity_model, set_predicted_entities
 from .loading import load_inference_model, load_processor, resolve_placement
 
 
 def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[str, Path], split: str = "test",
                    max_length: int = 512, stride: int = 128, batch_size: int = 8, limit: Optional[int] = None,
                    bf16: bool = False, workers: int = 1, onnx: Optional[Union[str, Path]] = None,
-                   device: str = "auto", precision: str = "auto", compile: bool = False) -> dict[str, Any]:
+                   device: str = "auto", precision: str = "auto", compile: bool = False,
+                   entities_from: Optional[Union[str, Path]] = None) -> dict[str, Any]:
     """Score a fine-tuned model folder on one split; returns the metrics and the document count.
 
     `onnx`: run this exported file of the folder's model in ONNX Runtime instead of PyTorch
     (the folder still gives the config and the processor). `device`/`precision`
     (`deployment.devices`; ``bf16=True`` is precision "bf16"), `compile`: ``torch.compile`` the model.
+    `entities_from` (relation extraction): a token-classification folder whose predicted entities replace
+    the annotated ones, scored end to end (`key_values.end_to_end_relation_scores`).
     """
     check_workers(workers)  # before minutes of encoding
     placement, dtype = resolve_placement(device, precision, bf16, workers, onnx)
@@ -32,6 +37,9 @@ def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[st
     processor = load_processor(model_dir)
     model = load_inference_model(task, model_dir, processor, onnx, device=placement, compile=compile)
     documents = load_dataset(dataset, data_dir, split)[:limit]
+    if entities_from is not None:
+        return _end_to_end_relations(task, model, processor, documents, entities_from, dataset, split, max_length,
+                                     stride, batch_size, placement, dtype, precision)
     encoded = task.encode(documents, processor.tokenizer, processor.image_processor, max_length, stride)
     outputs = task.window_outputs(model, encoded, batch_size, autocast=dtype, workers=workers)
     scores = task.evaluate(documents, task.decode(documents, encoded, outputs))
@@ -39,3 +47,35 @@ def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[st
         scores["windows"] = encoded.stats
     return {"dataset": dataset, "split": split, "documents": len(documents), "main_metric": registry.task_spec(task.name).main_metric,
             **scores}
+
+
+def _end_to_end_relations(task, model, processor, documents, entities_from, dataset, split, max_length, stride,
+                          batch_size, placement, dtype, precision) -> dict[str, Any]:
+    """Relation scores with the entities of a token-classification model (on the annotated words), and
+    that model's entity F1 on the same pages for reference."""
+    import copy
+
+    from .key_values import end_to_end_relation_scores
+    from .predictor import Predictor
+
+    if task.name != "relation-extraction":
+        raise LayoutLMv2Error(f"--entities-from is for relation-extraction models, not {task.name}")
+    entity_task = task_from_config(LayoutLMv2Config.from_pretrained(entities_from))
+    check_entity_model(entities_from, entity_task.name, entity_task.labels or [])
+    entity_model = Predictor(entities_from, max_length=max_length, stride=stride, batch_size=batch_size,
+                             device=str(placement), precision=precision)
+    names = [(document.id, 1) for document in documents]
+    records = entity_model._predict_documents(documents, names, None)
+    predicted = []
+    for document, record in zip(documents, records):
+        copied = copy.copy(document)
+        copied.extra = dict(document.extra)
+        set_predicted_entities(copied, record["entities"])
+        predicted.append(copied)
+    encoded = task.encode(predicted, processor.tokenizer, processor.image_processor, max_length, stride)
+    outputs = task.window_outputs(model, encoded, batch_size, autocast=dtype)
+    scores = end_to_end_relation_scores(documents, predicted, task.decode(predicted, encoded, outputs))
+    entity_scores = entity_model.task.evaluate(documents, records)
+    return {"dataset": dataset, "split": split, "documents": len(documents), "main_metric": "relation_f1",
+            "entities": "predicted", "entities_from": str(entities_from), **scores,
+            "entity_model": entity_scores}

@@ -76,11 +76,12 @@ class JsonLinesOutput:
         self.path = Path(path)
         self.done: set[tuple[str, int]] = set()
         if resume and self.path.is_file():
+            self._drop_cut_off_line()
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
                     record = json.loads(line)
                 except json.JSONDecodeError:
-                    continue  # a line cut off by an interrupted run
+                    continue  # not one of ours: left as it is
                 if isinstance(record, dict) and "error" not in record and "page" in record:
                     self.done.add((record.get("file"), record["page"]))
         if self.path.parent != Path(""):
@@ -89,6 +90,17 @@ class JsonLinesOutput:
             self.handle = self.path.open("a" if resume else "w", encoding="utf-8")
         except OSError as error:
             raise LayoutLMv2Error(describe_os_error(error, "write", self.path)) from None
+
+    def _drop_cut_off_line(self) -> None:
+        """A run killed while writing leaves a last line without its newline: cut it, so the next line
+        starts on a line of its own (the page is done again)."""
+        data = self.path.read_bytes()
+        if data and not data.endswith(b"\n"):
+            try:
+                with self.path.open("r+b") as handle:
+                    handle.truncate(data.rfind(b"\n") + 1)
+            except OSError as error:
+                raise LayoutLMv2Error(describe_os_error(error, "write", self.path)) from None
 
     def has(self, file: str, pages: int) -> bool:
         return pages > 0 and all((file, page) in self.done for page in range(1, pages + 1))

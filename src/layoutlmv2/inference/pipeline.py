@@ -19,7 +19,10 @@ in-memory inputs), ``page``, ``size``, ``ocr`` (the engine that read the words),
 - document question answering: ``answers`` (`top_k`, best first: ``answer``, ``score``,
   ``start``/``end`` word indices, ``box``, ``box_pixels``); long pages go through ``doc_stride``
   windows; ``handle_impossible_answer`` lets the empty answer win;
-- document classification: ``label``, ``score`` and ``probabilities``.
+- document classification: ``label``, ``score`` and ``probabilities``;
+- key-value pairs (a relation-extraction model, ``entities_from=`` a token-classification model):
+  ``pairs`` (``key`` and ``value``, each ``text``, ``words``, ``box`` and ``box_pixels``; ``score``)
+  and the ``entities`` they were found among.
 
 A page or file that fails gives a dict with ``error`` (and no prediction) in its place, so one bad
 file of many loses nothing else. `DocumentPipeline.stream` yields pages one by one as they are
@@ -34,6 +37,7 @@ from typing import Any, Iterable, Iterator, Optional, Union
 from PIL import Image
 
 from ..errors import LayoutLMv2Error
+from .loading import resolve_placement
 from ..preprocessing.ocr_engines import EngineSpec
 from ..preprocessing.pages import Dpi, page_count
 from .predictor import PageResult, Predictor, pixel_box
@@ -45,6 +49,7 @@ PIPELINE_TASKS = {
     "token-classification": "token-classification", "ner": "token-classification",
     "document-question-answering": "question-answering", "question-answering": "question-answering",
     "document-classification": "sequence-classification", "sequence-classification": "sequence-classification",
+    "key-value-pairs": "relation-extraction", "relation-extraction": "relation-extraction",
 }
 
 _SINGLE = (str, Path, bytes, bytearray, memoryview, Image.Image)
@@ -55,16 +60,19 @@ def pipeline(task: Optional[str] = None, model: Union[str, Path, None] = None, o
              max_length: int = 512, doc_stride: int = 128, batch_size: int = 4, top_k: int = 1,
              handle_impossible_answer: bool = False, dpi: Dpi = "auto", ocr_lang: Optional[str] = None,
              ocr_workers: Optional[int] = None, progress: bool = False, workers: int = 1,
-             compile: bool = False) -> "DocumentPipeline":
+             compile: bool = False, entities_from: Union[str, Path, None] = None) -> "DocumentPipeline":
     """A pipeline over a fine-tuned model folder (or hub id); ``task`` defaults to the model's and must
-    agree with it. See the module docstring for inputs and outputs."""
+    agree with it. See the module docstring for inputs and outputs. A relation-extraction model
+    ("key-value-pairs") needs ``entities_from``: the token-classification folder whose entities it links."""
     if model is None:
         raise LayoutLMv2Error("pipeline needs model= (a fine-tuned model folder or hub id)")
     if task is not None and task not in PIPELINE_TASKS:
         raise LayoutLMv2Error(f"unknown pipeline task {task!r}; choose from {sorted(PIPELINE_TASKS)}")
+    resolve_placement(device, precision, workers=workers, onnx=onnx)  # a bad device is named before any download
     predictor = Predictor(_local_folder(model), max_length=max_length, stride=doc_stride, batch_size=batch_size,
                           onnx=onnx, device=device, precision=precision, ocr=ocr, ocr_lang=ocr_lang,
-                          ocr_workers=ocr_workers, workers=workers, compile=compile)
+                          ocr_workers=ocr_workers, workers=workers, compile=compile,
+                          entities_from=None if entities_from is None else _local_folder(entities_from))
     if task is not None and PIPELINE_TASKS[task] != predictor.task.name:
         raise LayoutLMv2Error(f"{model} is a {predictor.task.name} model, not one for {task!r}")
     if predictor.task.name == "question-answering":
@@ -134,7 +142,8 @@ class DocumentPipeline:
 def with_pixel_boxes(record: dict[str, Any]) -> dict[str, Any]:
     """The record with ``box_pixels`` beside every entity and answer ``box`` (0..1000)."""
     width, height = record["size"]
-    for item in record.get("entities", []) + record.get("answers", []):
+    sides = [pair[side] for pair in record.get("pairs", []) for side in ("key", "value")]
+    for item in record.get("entities", []) + record.get("answers", []) + sides:
         if item.get("box") is not None:
             item["box_pixels"] = pixel_box(item["box"], width, height)
         elif "box" in item:

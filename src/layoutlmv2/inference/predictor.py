@@ -56,12 +56,14 @@ class Predictor:
                  batch_size: int = 4, workers: int = 1, onnx: Optional[Union[str, Path]] = None,
                  device: str = "auto", precision: str = "auto", compile: bool = False,
                  ocr: EngineSpec = "tesseract", ocr_lang: Optional[str] = None,
-                 ocr_workers: Optional[int] = None) -> None:
+                 ocr_workers: Optional[int] = None, entities_from: Optional[Union[str, Path]] = None) -> None:
         """`onnx`: an exported file of this folder's model, run in ONNX Runtime instead of PyTorch.
         `device` (auto | cpu | cuda | cuda:N | mps), `precision` (auto | fp32 | bf16 | fp16):
         `layoutlmv2.deployment.devices`; `compile`: ``torch.compile`` the model. `ocr`: the engine
         for pages without given words (`layoutlmv2.preprocessing.ocr_engines`; ``ocr_lang`` for
-        Tesseract, default the folder's), run on ``ocr_workers`` threads (default: all cores)."""
+        Tesseract, default the folder's), run on ``ocr_workers`` threads (default: all cores).
+        `entities_from`: for a relation-extraction model, the token-classification folder whose
+        entities it links (`layoutlmv2.inference.key_values`)."""
         from .loading import load_inference_model, load_processor, resolve_placement
 
         self.device, self.autocast = resolve_placement(device, precision, workers=workers, onnx=onnx)
@@ -80,6 +82,27 @@ class Predictor:
                                      (settings.ocr_lang if ocr in (None, "tesseract") else None),
                                      settings.tesseract_config)
         self.ocr_workers = ocr_workers
+        self.entity_predictor = self._entity_predictor(entities_from, max_length, stride, batch_size, device,
+                                                       precision)
+
+    def _entity_predictor(self, entities_from, max_length, stride, batch_size, device, precision
+                          ) -> Optional["Predictor"]:
+        """The token-classification predictor a relation-extraction model needs for its entities."""
+        from .key_values import check_entity_model
+
+        if self.task.name != "relation-extraction":
+            if entities_from is not None:
+                raise LayoutLMv2Error(f"entities_from (--entities-from) is for relation-extraction models; "
+                                      f"{self.model_dir} is a {self.task.name} model")
+            return None
+        if entities_from is None:
+            raise LayoutLMv2Error(f"{self.model_dir} is a relation-extraction model: give entities_from= "
+                                  "(--entities-from), a token-classification model folder whose entities it links")
+        with naming_the_folder(Path(entities_from)):
+            task = task_from_config(LayoutLMv2Config.from_pretrained(entities_from))
+        check_entity_model(entities_from, task.name, task.labels or [])
+        return Predictor(entities_from, max_length=max_length, stride=stride, batch_size=batch_size, device=device,
+                         precision=precision)
 
     def ocr(self, image: Image.Image) -> tuple[list[str], list[list[int]]]:
         """Words and 0..1000 boxes of one page, from this predictor's OCR engine."""
@@ -210,6 +233,7 @@ class Predictor:
 
     def _predict_documents(self, documents: Sequence[Document], names: Sequence[tuple[str, int]],
                            question: Optional[str]) -> list[dict[str, Any]]:
+        entity_records = self._predicted_entities(documents, names)
         encoded = self.task.encode(documents, self.processor.tokenizer, self.processor.image_processor,
                                    self.max_length, self.stride)
         outputs = self.task.window_outputs(self.model, encoded, self.batch_size, autocast=self.autocast,
@@ -227,9 +251,26 @@ class Predictor:
                 record["clamped_boxes"] = document.extra["clamped_boxes"]
             if question is not None:
                 record["question"] = question
+            if entity_records is not None:
+                from .key_values import with_boxes
+
+                record["entities"] = entity_records[len(results)]["entities"]
+                prediction = with_boxes(prediction, document.boxes)
             record.update(prediction)
             results.append(record)
         return results
+
+    def _predicted_entities(self, documents: Sequence[Document], names: Sequence[tuple[str, int]]
+                            ) -> Optional[list[dict[str, Any]]]:
+        """Relation extraction: the entity model's records, its entities set on each document."""
+        from .key_values import set_predicted_entities
+
+        if self.entity_predictor is None:
+            return None
+        records = self.entity_predictor._predict_documents(documents, names, None)
+        for document, record in zip(documents, records):
+            set_predicted_entities(document, record["entities"])
+        return records
 
 
 @contextmanager
@@ -256,6 +297,12 @@ def draw_prediction(image: Image.Image, record: dict[str, Any], label_names: Opt
     """The page with its predicted word labels (token classification) or answer words (QA) boxed."""
     from .drawing import draw_labels
 
+    if "pairs" in record:
+        from .drawing import draw_pairs
+
+        width, height = image.size
+        return draw_pairs(image, [(pixel_box(p["key"]["box"], width, height), pixel_box(p["value"]["box"], width, height))
+                                  for p in record["pairs"]])
     if "labels" in record:
         return draw_labels(image, record["boxes_pixels"], record["labels"], types=label_names)
     labels = ["O"] * len(record["words"])
