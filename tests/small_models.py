@@ -92,14 +92,14 @@ def minilm_dir() -> Path:
     return Path(os.path.dirname(package.__file__)) / "model"
 
 
-def save_tiny(folder: Path, model_class, task: str, labels=None) -> Path:
+def save_tiny(folder: Path, model_class, task: str, labels=None, **config_overrides) -> Path:
     """A small random ``model_class`` (visual stream zeroed) plus the MiniLM processor, saved as
     `layoutlmv2 train` saves one: a model folder for the prediction and CLI tests."""
     from layoutlmv2.training.recipe import apply_visual_mode, build_processor, processor_for_pages
 
     torch.manual_seed(0)
     extra = {"num_labels": len(labels), "id2label": dict(enumerate(labels))} if labels else {}
-    model = model_class(small_config(finetuning_task=task, **extra))
+    model = model_class(small_config(finetuning_task=task, **extra, **config_overrides))
     apply_visual_mode(model, "zero")
     model.save_pretrained(folder)
     processor_for_pages(build_processor(minilm_dir(), image_size=32)).save_pretrained(folder)

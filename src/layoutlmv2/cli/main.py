@@ -71,6 +71,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--limit", type=int, help="use only the first N documents of each split")
     p.add_argument("--num-layers", type=int, help="keep only the first N text layers (quick runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--sync-batch-norm", action="store_true",
+                   help="under torchrun on GPUs: train the visual batch norms as SyncBatchNorm across the processes")
 
 
 def _device_flags(p) -> None:
@@ -170,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _train(args) -> int:
     from ..training.recipe import finetune
 
-    summary = finetune(
+    summary = finetune(  # under torchrun every process runs this; rank 0 evaluates and writes
         args.task, args.dataset, args.data_dir, args.output, init_text_from=args.init_text_from,
         model_dir=args.model, eval_split=None if args.eval_split.lower() == "none" else args.eval_split,
         max_length=args.max_length, stride=args.stride, image_size=args.image_size, visual_mode=args.visual_mode,
@@ -181,7 +183,7 @@ def _train(args) -> int:
         warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, grad_accum=args.grad_accum,
         max_grad_norm=args.max_grad_norm, precision=_precision(args), device=args.device, compile=args.compile,
         seed=args.seed, save_steps=args.save_steps,
-        progress=not args.no_progress,
+        progress=not args.no_progress, sync_batch_norm=args.sync_batch_norm,
     )
     print(json.dumps(summary, indent=2))
     return 0

@@ -25,13 +25,18 @@ What it does, and why:
   loses the last complete one. ``resume=True`` continues from the newest complete one at the
   same step, on the same batch order (each epoch's order is drawn from ``seed + epoch``).
 * ``metrics.jsonl`` (one JSON object per log/eval event) and ``curves.png`` (matplotlib).
+* Under ``torchrun``, `DistributedDataParallel` over the processes (`training.distributed`): each
+  rank trains on its share of every epoch, rank 0 alone evaluates and writes; ``sync_batch_norm``
+  turns the frozen batch norms into trained `SyncBatchNorm` (GPUs only).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
+import pickle
 import random
 import shutil
 import time
@@ -46,6 +51,7 @@ from .. import registry
 from ..deployment.devices import autocast, grad_scaler, move_batch, resolve_device, resolve_precision
 from ..tasks.windows import Encoded, collate
 from ..tasks.definitions import Task
+from .distributed import distributed_context, shard
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +86,7 @@ class TrainingArguments:
     max_steps: int = 0  # 0: run all epochs (tests use a few steps)
     eval_each_epoch: bool = True
     progress: bool = True
+    sync_batch_norm: bool = False  # under torchrun: train the visual batch norms as SyncBatchNorm (GPUs)
     extra: dict[str, Any] = field(default_factory=dict)  # recorded as is (model/data options)
 
     def __post_init__(self) -> None:
@@ -146,7 +153,10 @@ def warmup_linear(total_steps: int, warmup_steps: int) -> Callable[[int], float]
 
 
 def _rng_state() -> dict[str, Any]:
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    kind, keys, position, has_gauss, gauss = np.random.get_state()
+    # plain numbers and tensors only, so that resuming can load the state with weights_only=True
+    state = {"python": random.getstate(), "numpy": (kind, keys.tolist(), position, has_gauss, gauss),
+             "torch": torch.get_rng_state()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -154,7 +164,8 @@ def _rng_state() -> dict[str, Any]:
 
 def _set_rng_state(state: dict[str, Any]) -> None:
     random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
+    kind, keys, position, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), position, has_gauss, gauss))
     torch.set_rng_state(state["torch"])
     cuda = state.get("cuda")
     if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
@@ -193,18 +204,25 @@ class Trainer:
         self.pretrained = list(pretrained)
         self.save_extra = save_extra
         self.output = Path(args.output_dir)
-        self.batches_per_epoch = math.ceil(len(train) / args.batch_size)
+        set_seed(args.seed)
+        self.device = resolve_device(args.device)
+        self.dist = distributed_context(self.device)
+        if self.dist.enabled and self.device.type == "cuda":
+            self.device = torch.device("cuda", self.dist.local_rank)  # one GPU per process
+        shard_size = len(shard(range(len(train)), self.dist.rank, self.dist.world_size))
+        self.batches_per_epoch = math.ceil(shard_size / args.batch_size)
         self.steps_per_epoch = math.ceil(self.batches_per_epoch / args.grad_accum)
         self.total_steps = self.steps_per_epoch * args.epochs
         if args.max_steps:
             self.total_steps = min(self.total_steps, args.max_steps)
-        set_seed(args.seed)
-        self.device = resolve_device(args.device)
         self.amp_dtype, needs_scaler = resolve_precision(args.precision, self.device)
+        if args.sync_batch_norm:
+            self._check_sync_batch_norm()
+            model.synchronize_batch_norm()
         self.model = model = model.to(self.device)
         self.scaler = grad_scaler(self.device, needs_scaler)
-        # what runs the forward passes; self.model (uncompiled) is what is saved and loaded
-        self.runner = torch.compile(model) if args.compile else model
+        # what runs the forward passes; self.model (unwrapped, uncompiled) is what is saved and loaded
+        self.runner = self._wrapped(model)
         self.optimizer = torch.optim.AdamW(
             parameter_groups(model, self.pretrained, args.lr, args.new_lr_scale, args.weight_decay,
                              args.bias_lr_scale), lr=args.lr)
@@ -217,10 +235,28 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.main_metric = registry.task_spec(task.name).main_metric
 
+    def _wrapped(self, model: torch.nn.Module) -> torch.nn.Module:
+        """DistributedDataParallel under torchrun, then ``torch.compile`` when asked."""
+        runner = model
+        if self.dist.enabled:
+            from torch.nn.parallel import DistributedDataParallel
+
+            runner = DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+        return torch.compile(runner) if self.args.compile else runner
+
+    def _check_sync_batch_norm(self) -> None:
+        if not self.dist.enabled:
+            raise ValueError("sync_batch_norm needs a distributed run (torchrun --nproc_per_node N ...)")
+        if self.device.type != "cuda":
+            raise ValueError(f"sync_batch_norm trains only on CUDA GPUs (PyTorch's SyncBatchNorm refuses "
+                             f"{self.device.type} tensors); this run is on {self.device}")
+
     # ------------------------------------------------------------------ order and batches
     def epoch_order(self, epoch: int) -> list[int]:
+        """This rank's windows for ``epoch``: its share of one random order that every rank draws alike."""
         generator = torch.Generator().manual_seed(self.args.seed + epoch)
-        return torch.randperm(len(self.train_data), generator=generator).tolist()
+        order = torch.randperm(len(self.train_data), generator=generator).tolist()
+        return shard(order, self.dist.rank, self.dist.world_size)
 
     def _batch(self, order: list[int], index: int) -> dict[str, torch.Tensor]:
         picked = order[index * self.args.batch_size: (index + 1) * self.args.batch_size]
@@ -235,6 +271,8 @@ class Trainer:
 
     def save_checkpoint(self) -> Path:
         final = self.output / f"checkpoint-{self.global_step}"
+        if not self.dist.is_main:
+            return final
         tmp = self.output / f"checkpoint-{self.global_step}.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -255,7 +293,7 @@ class Trainer:
     def resume(self) -> bool:
         """Load the newest complete checkpoint; False when there is none."""
         best_old = self.output / "best.old"
-        if best_old.exists() and not (self.output / "best").exists():
+        if self.dist.is_main and best_old.exists() and not (self.output / "best").exists():
             best_old.rename(self.output / "best")  # an interrupted best-model swap
         found = self.checkpoints()
         if not found:
@@ -268,7 +306,11 @@ class Trainer:
             self.model.load_state_dict(load_file(str(weights)))
         else:
             self.model.load_state_dict(type(self.model).from_pretrained(folder).state_dict())
-        state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=False)
+        try:  # never unpickles code: tensors, numbers, strings and containers only
+            state = torch.load(folder / STATE_FILE, map_location="cpu", weights_only=True)
+        except pickle.UnpicklingError as error:
+            raise ValueError(f"{folder / STATE_FILE} holds more than tensors and numbers (written by an older "
+                             f"version?); it is not loaded: {str(error).splitlines()[0]}") from None
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if self.scaler is not None and state.get("scaler"):
@@ -282,6 +324,8 @@ class Trainer:
         return True
 
     def save_best(self) -> None:
+        if not self.dist.is_main:
+            return
         tmp = self.output / "best.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
@@ -293,6 +337,8 @@ class Trainer:
     # ------------------------------------------------------------------ logging
     def _log(self, record: dict[str, Any]) -> None:
         self.history.append(record)
+        if not self.dist.is_main:
+            return
         with open(self.output / METRICS_FILE, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
 
@@ -306,12 +352,16 @@ class Trainer:
 
     def _rewrite_metrics(self) -> None:
         """After a resume the file holds only what the checkpoint knew (no duplicated steps)."""
+        if not self.dist.is_main:
+            return
         with open(self.output / METRICS_FILE, "w", encoding="utf-8") as handle:
             for record in self.history:
                 handle.write(json.dumps(record) + "\n")
 
     def plot(self) -> Optional[Path]:
         """Training loss per step and the evaluation metric per epoch, as ``curves.png``."""
+        if not self.dist.is_main:
+            return None
         try:
             import matplotlib
 
@@ -335,7 +385,8 @@ class Trainer:
 
     # ------------------------------------------------------------------ evaluate
     def evaluate(self) -> dict[str, float]:
-        outputs = self.task.window_outputs(self.runner, self.eval_data, self.args.eval_batch_size,
+        runner = self.model if self.dist.enabled else self.runner  # rank 0 alone: no collectives
+        outputs = self.task.window_outputs(runner, self.eval_data, self.args.eval_batch_size,
                                            autocast=self.amp_dtype, progress=self.args.progress)
         predictions = self.task.decode(self.eval_documents, self.eval_data, outputs)
         return self.task.evaluate(self.eval_documents, predictions)
@@ -348,7 +399,8 @@ class Trainer:
         self._prepare_output(resume)
         started = time.time()
         self.model.train()
-        bar = tqdm(total=self.total_steps, initial=self.global_step, desc="train", disable=not self.args.progress)
+        bar = tqdm(total=self.total_steps, initial=self.global_step, desc="train",
+                   disable=not (self.args.progress and self.dist.is_main))
         try:
             self._run_epochs(bar)
         finally:
@@ -362,12 +414,16 @@ class Trainer:
 
     def _prepare_output(self, resume: bool) -> None:
         """The output folder: stale partial saves removed, the run resumed or its metrics log restarted."""
-        self.output.mkdir(parents=True, exist_ok=True)
-        for stale in self.output.glob("*.tmp"):
-            shutil.rmtree(stale)  # left by an interrupted save: never complete
-        if not (resume and self.resume()):
-            (self.output / METRICS_FILE).write_text("", encoding="utf-8")
-        (self.output / ARGS_FILE).write_text(json.dumps(asdict(self.args), indent=2) + "\n", encoding="utf-8")
+        if self.dist.is_main:
+            self.output.mkdir(parents=True, exist_ok=True)
+            for stale in self.output.glob("*.tmp"):
+                shutil.rmtree(stale)  # left by an interrupted save: never complete
+        self.dist.barrier()
+        resumed = resume and self.resume()
+        if self.dist.is_main:
+            if not resumed:
+                (self.output / METRICS_FILE).write_text("", encoding="utf-8")
+            (self.output / ARGS_FILE).write_text(json.dumps(asdict(self.args), indent=2) + "\n", encoding="utf-8")
 
     def _run_epochs(self, bar: Any) -> None:
         """Optimiser steps until the epochs or the step budget run out; logs, checkpoints, evaluations."""
@@ -379,7 +435,7 @@ class Trainer:
                 running_count += self._optimizer_step(order, running)
                 bar.update(1)
                 if self.global_step % args.logging_steps == 0 or self.global_step == self.total_steps:
-                    self._log_loss(bar, float(running) / max(running_count, 1))
+                    self._log_loss(bar, float(self.dist.mean(running)) / max(running_count, 1))
                     running, running_count = torch.zeros((), device=self.device), 0
                 if args.save_steps and self.global_step % args.save_steps == 0:
                     self.save_checkpoint()
@@ -397,7 +453,9 @@ class Trainer:
         group = range(group_start, min(group_start + accum, self.batches_per_epoch))
         self.optimizer.zero_grad(set_to_none=True)
         for index in group:
-            loss = self._backward(self._batch(order, index), len(group))
+            synced = index == group[-1] or not self.dist.enabled
+            with contextlib.nullcontext() if synced else self.runner.no_sync():  # all-reduce once per step
+                loss = self._backward(self._batch(order, index), len(group))
             running += loss.detach() * len(group)
         self._apply_gradients()
         self.scheduler.step()
@@ -435,14 +493,18 @@ class Trainer:
         self._log(record)
 
     def _write_summary(self, seconds: float) -> dict[str, Any]:
-        summary = {"global_step": self.global_step, "epochs_completed": self.epoch,
+        summary = {"global_step": self.global_step, "epochs_completed": self.epoch, "world_size": self.dist.world_size,
                    "best_" + self.main_metric: self.best_metric, "train_seconds": round(seconds, 1),
                    "best_model": str(self.output / "best")}
-        (self.output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+        if self.dist.is_main:
+            (self.output / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
         return summary
 
     def _end_of_epoch(self) -> None:
         if self.eval_data is None or not self.args.eval_each_epoch:
+            return
+        if not self.dist.is_main:
+            self.dist.barrier()  # rank 0 evaluates
             return
         scores = self.evaluate()
         record = {"step": self.global_step, "epoch": self.epoch, **{k: float(v) for k, v in scores.items()}}
@@ -450,6 +512,7 @@ class Trainer:
         value = scores[self.main_metric]
         logger.info("epoch %d: %s", self.epoch, json.dumps(scores))
         if self.best_metric is None or value > self.best_metric:
-            self.best_metric = value
+            self.best_metric = float(value)
             self.save_best()
         self.plot()
+        self.dist.barrier()

@@ -160,6 +160,8 @@ def finetune(
     trainer = Trainer(model, task, args, train, eval_data, eval_docs, pretrained,
                       save_extra=lambda folder: processor_for_pages(processor).save_pretrained(folder))
     summary = {**trainer.train(resume=resume), **_run_facts(trainer, recipe, train_docs, train)}
+    if not trainer.dist.is_main:  # torchrun: rank 0 evaluates the best model and writes the summary
+        return summary
     if getattr(train, "stats", None):  # relation extraction: entities and links no window holds whole
         summary["train_stats"] = train.stats
         if eval_data is not None:
