@@ -347,3 +347,21 @@ def test_training_with_evaluation_keeps_best_model_and_writes_logs(funsd_train, 
     reloaded = LayoutLMv2ForTokenClassification.from_pretrained(tmp_path / "best")
     assert reloaded.config.id2label[3] == "B-QUESTION"
     assert not math.isnan(records[0]["loss"])
+
+
+def test_dataloader_workers_train_exactly_as_in_line_collation(funsd_train, processor, tmp_path):
+    """Batches collated by two worker processes are the same batches, in the same order."""
+    task = make_task("token-classification", "funsd")
+    encoded = task.encode(funsd_train[:3], processor.tokenizer, processor.image_processor, 64, 0)
+    encoded.windows = encoded.windows[:4]
+    in_line = _trainer(encoded, tmp_path / "in_line", batch_size=2, save_steps=0)
+    in_line.train()
+    workers = _trainer(encoded, tmp_path / "workers", batch_size=2, save_steps=0, dataloader_workers=2)
+    workers.train()
+    assert workers.global_step == in_line.global_step == 4
+    start = tiny_model().state_dict()
+    assert any(not torch.equal(start[k], v) for k, v in in_line.model.state_dict().items())
+    for key, value in in_line.model.state_dict().items():
+        torch.testing.assert_close(workers.model.state_dict()[key], value, rtol=0, atol=0, msg=key)
+    with pytest.raises(ValueError, match="dataloader_workers"):
+        TrainingArguments(str(tmp_path), dataloader_workers=-1)

@@ -42,7 +42,7 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -86,6 +86,7 @@ class TrainingArguments:
     max_steps: int = 0  # 0: run all epochs (tests use a few steps)
     eval_each_epoch: bool = True
     progress: bool = True
+    dataloader_workers: int = 0  # processes collating the next batches while the model trains (0: in line)
     sync_batch_norm: bool = False  # under torchrun: train the visual batch norms as SyncBatchNorm (GPUs)
     extra: dict[str, Any] = field(default_factory=dict)  # recorded as is (model/data options)
 
@@ -94,7 +95,8 @@ class TrainingArguments:
                   "grad_accum": self.grad_accum >= 1, "warmup_ratio": 0 <= self.warmup_ratio < 1,
                   "max_grad_norm": self.max_grad_norm >= 0, "new_lr_scale": self.new_lr_scale > 0,
                   "bias_lr_scale": self.bias_lr_scale > 0,
-                  "save_steps": self.save_steps >= 0, "max_steps": self.max_steps >= 0}
+                  "save_steps": self.save_steps >= 0, "max_steps": self.max_steps >= 0,
+                  "dataloader_workers": self.dataloader_workers >= 0}
         for name, ok in checks.items():
             if not ok:
                 raise ValueError(f"invalid training argument {name}={getattr(self, name)!r}")
@@ -170,6 +172,16 @@ def _set_rng_state(state: dict[str, Any]) -> None:
     cuda = state.get("cuda")
     if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(cuda)
+
+
+class _Collate:
+    """Windows of the given indices -> one padded batch (a class, so DataLoader workers can receive it)."""
+
+    def __init__(self, data: Encoded) -> None:
+        self.data = data
+
+    def __call__(self, picked: Sequence[int]) -> dict[str, torch.Tensor]:
+        return collate([self.data.windows[i] for i in picked], self.data.pages)
 
 
 def _replace_dir(tmp: Path, final: Path) -> None:
@@ -258,10 +270,22 @@ class Trainer:
         order = torch.randperm(len(self.train_data), generator=generator).tolist()
         return shard(order, self.dist.rank, self.dist.world_size)
 
-    def _batch(self, order: list[int], index: int) -> dict[str, torch.Tensor]:
-        picked = order[index * self.args.batch_size: (index + 1) * self.args.batch_size]
-        batch = collate([self.train_data.windows[i] for i in picked], self.train_data.pages)
-        return move_batch(batch, self.device, pin_memory=True)
+    def epoch_batches(self, order: list[int]) -> Iterator[dict[str, torch.Tensor]]:
+        """The epoch's batches from ``batches_done`` on, on the device: collated in line, or by
+        ``dataloader_workers`` processes ahead of the model (pinned for CUDA, copied ``non_blocking``)."""
+        size = self.args.batch_size
+        picks = [order[i * size: (i + 1) * size] for i in range(self.batches_done, self.batches_per_epoch)]
+        collate_picked = _Collate(self.train_data)
+        if self.args.dataloader_workers == 0:
+            for picked in picks:
+                yield move_batch(collate_picked(picked), self.device, pin_memory=True)
+            return
+        from torch.utils.data import DataLoader
+
+        loader = DataLoader(picks, batch_size=None, shuffle=False, collate_fn=collate_picked,
+                            num_workers=self.args.dataloader_workers, pin_memory=self.device.type == "cuda")
+        for batch in loader:
+            yield move_batch(batch, self.device)
 
     # ------------------------------------------------------------------ checkpoints
     def checkpoints(self) -> list[Path]:
@@ -430,9 +454,9 @@ class Trainer:
         args = self.args
         running, running_count = torch.zeros((), device=self.device), 0  # summed on the device: no sync per batch
         while self.epoch < args.epochs and self.global_step < self.total_steps:
-            order = self.epoch_order(self.epoch)
+            batches = self.epoch_batches(self.epoch_order(self.epoch))
             while self.batches_done < self.batches_per_epoch and self.global_step < self.total_steps:
-                running_count += self._optimizer_step(order, running)
+                running_count += self._optimizer_step(batches, running)
                 bar.update(1)
                 if self.global_step % args.logging_steps == 0 or self.global_step == self.total_steps:
                     self._log_loss(bar, float(self.dist.mean(running)) / max(running_count, 1))
@@ -445,7 +469,7 @@ class Trainer:
                 self._end_of_epoch()
                 self.save_checkpoint()
 
-    def _optimizer_step(self, order: Any, running: torch.Tensor) -> int:
+    def _optimizer_step(self, batches: Iterator[dict[str, torch.Tensor]], running: torch.Tensor) -> int:
         """One step over a group of ``grad_accum`` batches; adds their losses to ``running`` (in place)
         and returns how many batches it ran."""
         accum = self.args.grad_accum
@@ -455,7 +479,7 @@ class Trainer:
         for index in group:
             synced = index == group[-1] or not self.dist.enabled
             with contextlib.nullcontext() if synced else self.runner.no_sync():  # all-reduce once per step
-                loss = self._backward(self._batch(order, index), len(group))
+                loss = self._backward(next(batches), len(group))
             running += loss.detach() * len(group)
         self._apply_gradients()
         self.scheduler.step()
