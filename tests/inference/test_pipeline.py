@@ -23,7 +23,7 @@ from layoutlmv2 import (
     pipeline,
 )
 from layoutlmv2.data import FORMS_VS_RECEIPTS_LABELS, FUNSD_LABELS
-from layoutlmv2.preprocessing.ocr_engines import split_line
+from layoutlmv2.preprocessing.ocr_engines import split_characters
 
 from small_models import save_tiny
 
@@ -184,11 +184,21 @@ def test_rapidocr_reads_words(token_model, page):
     assert all(0 <= v <= 1000 for box in record["boxes"] for v in box)
 
 
-def test_split_line_shares_the_width_by_characters():
-    words, boxes = split_line("Date: 12/01/98", [100, 10, 240, 30])  # 14 characters, 10 pixels each
-    assert words == ["Date:", "12/01/98"]
-    assert boxes == [[100, 10, 150, 30], [160, 10, 240, 30]]
-    assert split_line("   ", [0, 0, 10, 10]) == ([], [])
+def test_split_characters_cuts_at_spaces_and_wide_gaps():
+    # "TO:George Baroody" as PP-OCR reads it: no space after the colon, 8-pixel characters
+    text = "TO:George Baroody"
+    boxes, x = [], 100
+    for i, character in enumerate(text):
+        gap = 12 if i == 3 else 1  # a wide gap where the recogniser dropped a space
+        x += gap
+        boxes.append([x, 10, x + 8, 30] if character != " " else [x, 10, x + 4, 30])
+        x += 8 if character != " " else 4
+    words, word_boxes = split_characters(list(text), boxes)
+    assert words == ["TO:", "George", "Baroody"]
+    assert word_boxes[0] == [boxes[0][0], 10, boxes[2][2], 30]
+    assert word_boxes[1] == [boxes[3][0], 10, boxes[8][2], 30]
+    assert word_boxes[2] == [boxes[10][0], 10, boxes[16][2], 30]
+    assert split_characters([" ", " "], [[0, 0, 1, 1]] * 2) == ([], [])
 
 
 def test_stream_yields_before_reading_every_input(token_model):

@@ -13,6 +13,8 @@ from typing import Any, Optional, Sequence
 
 from PIL import Image
 
+from ..boxes import split_line_box  # noqa: F401  (re-exported: data readers import it from here)
+
 Box = list[int]
 
 
@@ -58,28 +60,6 @@ def quad_to_box(points: Sequence[float]) -> list[float]:
         raise ValueError(f"a quadrilateral needs 8 numbers, got {len(points)}: {list(points)!r}")
     xs, ys = points[0::2], points[1::2]
     return [min(xs), min(ys), max(xs), max(ys)]
-
-
-def split_line_box(text: str, box: Sequence[float]) -> tuple[list[str], list[list[float]]]:
-    """Split an OCR line into whitespace words, each with the slice of the line box its characters span.
-
-    The x extent is proportional to character offsets in the line (a fair guess for printed
-    text); the y extent is the line's. Used where OCR gives lines but the model wants words.
-    """
-    x0, y0, x1, y1 = box
-    words: list[str] = []
-    boxes: list[list[float]] = []
-    length = len(text)
-    if length == 0:
-        return words, boxes
-    start = 0
-    for word in text.split():
-        start = text.index(word, start)
-        end = start + len(word)
-        boxes.append([x0 + (x1 - x0) * start / length, y0, x0 + (x1 - x0) * end / length, y1])
-        words.append(word)
-        start = end
-    return words, boxes
 
 
 def find_word_span(words: Sequence[str], answer: str) -> Optional[tuple[int, int]]:

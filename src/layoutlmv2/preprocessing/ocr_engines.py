@@ -3,10 +3,13 @@
 - ``"tesseract"`` (the default): the Tesseract binary, words and boxes exactly as transformers'
   image processor gets them (`layoutlmv2.preprocessing.ocr`).
 - ``"rapidocr"``: the ``rapidocr-onnxruntime`` package (PP-OCR detection and recognition models
-  shipped inside its wheel; ``pip install 'layoutlmv2[rapidocr]'``). It reads text *lines*; each
-  line is split into words at its spaces, and the line's box is divided among them in proportion
-  to their number of characters (a space counting as one), which is exact for monospaced text and
-  close for the proportional fonts of forms. A rotated line uses its axis-aligned bounding box.
+  shipped inside its wheel; ``pip install 'layoutlmv2[rapidocr]'``). It reads text *lines*, and
+  (``return_word_box``) a box per recognised character. A line is split into words at its spaces
+  and wherever the gap between two characters is wider than `GAP_FACTOR` x the line's median
+  character width (PP-OCR's recogniser often drops the spaces of English text: "TO:George"); a
+  word's box is the union of its characters' boxes. Where the characters are not available, the
+  line is split at its spaces and its box divided by character count (`boxes.split_line_box`). A rotated
+  line uses its axis-aligned bounding box.
 - any callable ``image -> (words, boxes)`` with ``[x0, y0, x1, y1]`` boxes in page pixels.
 
 `ocr_engine(spec)` turns any of these into an engine; `engine.name` is recorded in outputs.
@@ -22,10 +25,10 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 from PIL import Image
 
-from ..boxes import normalize_box
+from ..boxes import normalize_box, split_line_box
 from ..errors import LayoutLMv2Error
 
-__all__ = ["ENGINES", "OcrEngine", "RapidOcrEngine", "TesseractEngine", "ocr_engine", "ocr_page", "split_line"]
+__all__ = ["ENGINES", "OcrEngine", "RapidOcrEngine", "TesseractEngine", "ocr_engine", "ocr_page", "split_characters"]
 
 PixelBoxes = list[list[float]]
 
@@ -75,13 +78,17 @@ class RapidOcrEngine(OcrEngine):
         return self._engine
 
     def __call__(self, image: Image.Image) -> tuple[list[str], PixelBoxes]:
-        lines, _ = self._load()(np.asarray(image.convert("RGB")))
+        lines, _ = self._load()(np.asarray(image.convert("RGB")), return_word_box=True)
         words, boxes = [], []
-        for quad, text, score in lines or []:
+        for line in lines or []:
+            quad, text, score = line[:3]
             if float(score) < self.min_score:
                 continue
-            xs, ys = [p[0] for p in quad], [p[1] for p in quad]
-            line_words, line_boxes = split_line(str(text), [min(xs), min(ys), max(xs), max(ys)])
+            characters = line[4] if len(line) > 4 else None
+            if characters and len(characters) == len(line[3]) and all(len(c) == 1 for c in characters):
+                line_words, line_boxes = split_characters(characters, [_bounds(q) for q in line[3]])
+            else:
+                line_words, line_boxes = split_line_box(str(text), _bounds(quad))
             words += line_words
             boxes += line_boxes
         return words, boxes
@@ -131,17 +138,31 @@ def ocr_page(engine: OcrEngine, image: Image.Image) -> tuple[list[str], list[lis
     return [w for w, _ in kept], [normalize_box(b, width, height, clamp=clamp) for _, b in kept]
 
 
-def split_line(text: str, box: Sequence[float]) -> tuple[list[str], PixelBoxes]:
-    """A text line and its box -> words and boxes, the width shared by character count (see module doc)."""
-    x0, y0, x1, y1 = box
-    words = text.split()
-    if not words:
+GAP_FACTOR = 0.75  # a gap wider than this many median character widths separates two words
+
+
+def _bounds(quad) -> list[float]:
+    xs, ys = [float(p[0]) for p in quad], [float(p[1]) for p in quad]
+    return [min(xs), min(ys), max(xs), max(ys)]
+
+
+def split_characters(characters: Sequence[str], boxes: Sequence[Sequence[float]]
+                     ) -> tuple[list[str], PixelBoxes]:
+    """Characters of one line with their boxes -> words (at spaces and at wide gaps) with the union
+    of their characters' boxes."""
+    widths = sorted(b[2] - b[0] for c, b in zip(characters, boxes) if not c.isspace())
+    if not widths:
         return [], []
-    total = len(" ".join(words))
-    per_char = (x1 - x0) / max(total, 1)
-    out, position = [], 0
-    for word in words:
-        start = x0 + position * per_char
-        out.append([start, y0, start + len(word) * per_char, y1])
-        position += len(word) + 1
-    return words, out
+    wide = GAP_FACTOR * widths[len(widths) // 2]
+    words: list[list[tuple[str, Sequence[float]]]] = [[]]
+    for character, box in zip(characters, boxes):
+        if character.isspace():
+            words.append([])
+            continue
+        if words[-1] and box[0] - words[-1][-1][1][2] > wide:
+            words.append([])
+        words[-1].append((character, box))
+    words = [w for w in words if w]
+    return (["".join(c for c, _ in w) for w in words],
+            [[min(b[0] for _, b in w), min(b[1] for _, b in w), max(b[2] for _, b in w), max(b[3] for _, b in w)]
+             for w in words])
