@@ -17,7 +17,7 @@ lint:
 
 # Everything, slow full-size parity included (what CI runs).
 test: install
-	$(PYTEST) -q
+	$(PYTEST) -q --durations=25
 
 # The quick loop while developing: no full-size (ResNeXt-101) models, no long runs.
 test-fast:
