@@ -16,6 +16,7 @@ PUBLIC_NAMES = [  # sorted(_EXPORTS) + ["__version__"], as layoutlmv2/__init__.p
     "LayoutLMv2Config",
     "LayoutLMv2Error",
     "LayoutLMv2FeatureExtractor",
+    "LayoutLMv2ForPreTraining",
     "LayoutLMv2ForQuestionAnswering",
     "LayoutLMv2ForSequenceClassification",
     "LayoutLMv2ForTokenClassification",
