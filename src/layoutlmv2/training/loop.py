@@ -42,7 +42,6 @@ from typing import Any, Callable, Optional, Sequence
 import numpy as np
 import torch
 
-from .. import registry
 from ..deployment.devices import autocast, grad_scaler, move_batch, resolve_device, resolve_precision
 from ..tasks.windows import Encoded, collate
 from ..tasks.definitions import Task
@@ -215,7 +214,7 @@ class Trainer:
         self.batches_done = 0  # micro-batches done in the current epoch
         self.best_metric: Optional[float] = None
         self.history: list[dict[str, Any]] = []
-        self.main_metric = registry.task_spec(task.name).main_metric
+        self.main_metric = task.main_metric
 
     # ------------------------------------------------------------------ order and batches
     def epoch_order(self, epoch: int) -> list[int]:
