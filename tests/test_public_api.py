@@ -86,7 +86,7 @@ def test_main_parser_has_train_evaluate_predict(capsys):
 
     parser = build_parser()
     commands = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
-    assert len(commands) == 1 and sorted(commands[0].choices) == ["evaluate", "predict", "train"]
+    assert len(commands) == 1 and sorted(commands[0].choices) == ["evaluate", "predict", "pretrain", "train"]
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["--help"])
     assert exit_info.value.code == 0
