@@ -224,9 +224,13 @@ def _fit_prefix(state: Dict[str, torch.Tensor], expected: Mapping[str, Sequence[
         state = {k: v for k, v in state.items() if k.startswith(BASE_PREFIX)}
         by_design.update(k for k in expected if not k.startswith(BASE_PREFIX))
         kind = "pre-training" if checkpoint_pretrains else "task"
-        logger.warning("%s: loading a %s checkpoint into %s: its %s head weights (%s) are dropped; "
-                       "%s of %s start fresh", source, kind, model_name, kind, describe_keys(dropped),
-                       describe_keys(sorted(by_design)), model_name)
+        if dropped:
+            logger.warning("%s: loading a %s checkpoint into %s: its %s head weights (%s) are dropped; "
+                           "%s of %s start fresh", source, kind, model_name, kind, describe_keys(dropped),
+                           describe_keys(sorted(by_design)), model_name)
+        else:  # a base checkpoint saved with the prefix: nothing to drop
+            logger.warning("%s: %s newly initialised, not in %s; train them before use", model_name,
+                           describe_keys(sorted(by_design)), source)
         info.dropped_keys.update({k: f"{kind} head weights, not part of {model_name}" for k in dropped})
         return state, by_design, True
     if checkpoint_has_prefix and not model_has_prefix:  # task checkpoint -> bare model
