@@ -328,10 +328,13 @@ def batch_seed(seed: int, epoch: int, index: int) -> int:
 
 @torch.no_grad()
 def pretraining_scores(model, encoded: Encoded, collator: PretrainingCollator, batch_size: int = 8,
-                       seed: int = 0, device: Optional[torch.device] = None, autocast=None) -> dict[str, float]:
+                       seed: int = 0, device: Optional[torch.device] = None, autocast=None,
+                       rounds: int = 1) -> dict[str, float]:
     """MVLM, TIA and TIM accuracy and loss over ``encoded`` (eval mode, masks drawn from ``seed``),
     with each objective's majority baseline: the accuracy of always answering the most frequent
-    target of these very samples (the best a constant guess can do; MVLM's also ``1 / vocab``)."""
+    target of these very samples (the best a constant guess can do; MVLM's also ``1 / vocab``).
+    ``rounds`` > 1 scores every window that many times, each round with other masks (more targets
+    from few pages, TIM's above all: one per window and round)."""
     from ..deployment.devices import autocast as autocast_context, move_batch
 
     device = device or next(model.parameters()).device
@@ -342,9 +345,11 @@ def pretraining_scores(model, encoded: Encoded, collator: PretrainingCollator, b
     losses = {k: 0.0 for k in hits}
     targets: dict[str, list[torch.Tensor]] = {k: [] for k in hits}
     try:
-        for index, start in enumerate(range(0, len(encoded.windows), batch_size)):
+        starts = range(0, len(encoded.windows), batch_size)
+        for round_, (index, start) in ((r, item) for r in range(rounds) for item in enumerate(starts)):
             windows = encoded.windows[start: start + batch_size]
-            batch = collator(windows, encoded.pages, torch.Generator().manual_seed(batch_seed(seed, 0, index)))
+            generator = torch.Generator().manual_seed(batch_seed(seed, round_, index))
+            batch = collator(windows, encoded.pages, generator)
             batch = move_batch({k: v for k, v in batch.items() if k != "image_source"}, device)
             with autocast_context(device, autocast):
                 out = model(**batch)
