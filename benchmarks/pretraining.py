@@ -137,7 +137,8 @@ def report(record: dict) -> str:
 
 {len(record['train_pages'])} FUNSD training images (labels unused) to train on, {len(record['eval_pages'])} other
 FUNSD training images held out (never trained on); {record['train_windows']} / {record['eval_windows']} windows;
-{record['global_step']} optimizer steps; {record['minutes']} minutes in all (OCR included) on {record['machine']}.
+{record['global_step']} optimizer steps; {record['minutes']} minutes in all (OCR of pages not yet in the cache
+included) on {record['machine']}.
 MVLM's uniform chance is {before['mvlm_uniform_chance']:.1e}; the majority baseline is the accuracy of always
 answering the most frequent target of the held-out samples.
 

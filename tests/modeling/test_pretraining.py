@@ -107,10 +107,10 @@ def test_every_loss_falls_on_a_fixed_batch():
         optimizer.zero_grad()
         out = model(**inputs, **labels)
         if first is None:
-            first = {k: float(out[k]) for k in ("mvlm_loss", "tia_loss", "tim_loss")}
+            first = {k: out[k].item() for k in ("mvlm_loss", "tia_loss", "tim_loss")}
         out.loss.backward()
         optimizer.step()
-    last = {k: float(out[k]) for k in first}
+    last = {k: out[k].item() for k in first}
     for name in first:
         assert last[name] < 0.5 * first[name], (name, first[name], last[name])
 

@@ -1,6 +1,7 @@
 """Pre-training data on real FUNSD training pages (their labels unused): the OCR cache, and the
 MVLM / TIA / TIM batches checked pixel by pixel against the pages they came from."""
 
+import os
 import shutil
 
 import numpy as np
@@ -46,8 +47,7 @@ def _collator(tokenizer, **rates):
                                                      vocab_size=len(tokenizer), **rates))
 
 
-def _batch(encoded, tokenizer, seed, **rates):
-    data, _ = encoded, None
+def _batch(data, tokenizer, seed, **rates):
     return _collator(tokenizer, **rates)(data.windows, data.pages, torch.Generator().manual_seed(seed))
 
 
@@ -89,9 +89,7 @@ def test_a_changed_file_is_ocred_again(cache, page_folder, tmp_path, monkeypatch
     monkeypatch.setattr(pt, "_ocr_lines", lambda image, engine, lang: (["word"], [[0, 0, 10, 10]], [0]))
     _, counts = pt.load_pages(pt.page_files(copy), cache_copy)
     assert counts["ocr"] == 3  # another path: another key
-    (copy / PAGES[0]).touch()
-    import os
-    os.utime(copy / PAGES[0], ns=(0, 12345))
+    os.utime(copy / PAGES[0], ns=(0, 12345))  # another modification time: another key
     _, counts = pt.load_pages(pt.page_files(copy), cache_copy)
     assert counts == {"ocr": 1, "cached": 2, "pages": 3, "empty_pages": 0}
 

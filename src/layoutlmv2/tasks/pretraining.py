@@ -54,7 +54,7 @@ from ..boxes import normalize_box
 from ..data.document import Document
 from ..modeling.pretraining import LayoutLMv2ForPreTraining
 from ..preprocessing.ocr_engines import ocr_engine
-from ..preprocessing.pages import IMAGE_SUFFIXES, iter_pages
+from ..preprocessing.pages import IMAGE_SUFFIXES, iter_pages, page_count
 from .definitions import Task
 from .windows import IGNORE_INDEX, Encoded, Window, collate, encode_documents
 
@@ -132,7 +132,7 @@ def load_pages(files: Sequence[Union[str, Path]], cache_dir: Union[str, Path], e
     for file in tqdm([Path(f) for f in files], desc="ocr", disable=not progress):
         cached = _cache_file(file, cache_dir, engine, lang)
         record = json.loads(cached.read_text(encoding="utf-8")) if cached.is_file() else None
-        single_image = file.suffix.lower() in IMAGE_SUFFIXES and _frames(file) == 1
+        single_image = file.suffix.lower() in IMAGE_SUFFIXES and page_count(file) == 1
         if record is None:
             record = {"file": str(file), "ocr": engine, "lang": lang, "pages": []}
         images = None if single_image and record["pages"] else list(iter_pages(file))
@@ -159,12 +159,6 @@ def load_pages(files: Sequence[Union[str, Path]], cache_dir: Union[str, Path], e
                                       extra=extra))
             counts["pages"] += 1
     return documents, counts
-
-
-def _frames(path: Path) -> int:
-    from ..preprocessing.pages import page_count
-
-    return page_count(path)
 
 
 def encode_pages(documents: Sequence[Document], tokenizer, image_processor, max_length: int = 512,

@@ -69,14 +69,14 @@ class PreTrainer(Trainer):
         else:
             loss.backward()
         for name in OBJECTIVES:
-            self._parts[name] += float(outputs[f"{name}_loss"].detach())
+            self._parts[name] = self._parts[name] + outputs[f"{name}_loss"].detach()  # on the device: no sync
         self._part_count += 1
         return loss
 
     def _log_loss(self, bar, loss):
         super()._log_loss(bar, loss)
         record = self.history[-1]
-        record.update({f"{name}_loss": value / max(self._part_count, 1) for name, value in self._parts.items()})
+        record.update({f"{name}_loss": float(value) / max(self._part_count, 1) for name, value in self._parts.items()})
         self._rewrite_metrics()  # the record just written, now with the three losses
         self._parts = {name: 0.0 for name in OBJECTIVES}
         self._part_count = 0
