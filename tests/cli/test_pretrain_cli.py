@@ -9,7 +9,7 @@ import torch
 
 from layoutlmv2 import LayoutLMv2ForPreTraining, LayoutLMv2ForTokenClassification
 
-from cli_helpers import run_cli
+from cli_helpers import error_lines, run_cli
 from small_models import minilm_dir
 
 pytestmark = [pytest.mark.data, pytest.mark.ocr, pytest.mark.usefixtures("one_thread")]
@@ -85,3 +85,20 @@ def test_train_continues_from_the_pretrain_output(pretrained, funsd_dir, tmp_pat
     from layoutlmv2.training.text_init import read_bert_state_dict
 
     assert not torch.equal(pooler, read_bert_state_dict(minilm_dir())["pooler.dense.weight"])
+
+
+def test_bad_pretrain_arguments_are_one_line_errors_before_any_ocr(tmp_path):
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    base = ["pretrain", "--init-text-from", minilm_dir(), "--output", tmp_path / "out", "--no-progress"]
+    missing = run_cli([*base, "--pages", tmp_path / "absent"])
+    assert missing.code == 1 and error_lines(missing.err, "pretrain") == [
+        f"layoutlmv2 pretrain: error: --pages {tmp_path / 'absent'} is not a folder"]
+    empty = run_cli([*base, "--pages", pages])
+    assert empty.code == 1 and "no page images or PDFs" in error_lines(empty.err, "pretrain")[0]
+    fp16 = run_cli([*base, "--pages", pages, "--device", "cpu", "--precision", "fp16"])
+    assert fp16.code == 1 and "fp16 is refused on the CPU" in error_lines(fp16.err, "pretrain")[0]
+    weights = run_cli([*base, "--pages", pages, "--tia-weight", "-1"])
+    assert weights.code == 1 and ">= 0" in error_lines(weights.err, "pretrain")[0]
+    rates = run_cli([*base, "--pages", pages, "--mvlm-probability", "2"])
+    assert rates.code == 1 and "mvlm_probability" in error_lines(rates.err, "pretrain")[0]

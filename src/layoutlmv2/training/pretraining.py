@@ -145,6 +145,7 @@ def pretrain(
     checked = TrainingArguments(output_dir=str(output), **training)  # bad arguments fail before any OCR
     resolve_precision(checked.precision, resolve_device(checked.device))
     LayoutLMv2ForPreTraining.check_loss_weights(loss_weights or {})
+    MaskingSettings(mask_token_id=0, vocab_size=1, **dict(masking or {}))  # bad rates, too, before any OCR
     files = page_files(pages_dir)
     if not files:
         raise ValueError(f"--pages {pages_dir}: no page images or PDFs")
