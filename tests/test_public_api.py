@@ -16,6 +16,7 @@ PUBLIC_NAMES = [  # sorted(_EXPORTS) + ["__version__"], as layoutlmv2/__init__.p
     "LayoutLMv2Config",
     "LayoutLMv2Error",
     "LayoutLMv2FeatureExtractor",
+    "LayoutLMv2ForPreTraining",
     "LayoutLMv2ForQuestionAnswering",
     "LayoutLMv2ForRelationExtraction",
     "LayoutLMv2ForSequenceClassification",
@@ -86,7 +87,7 @@ def test_main_parser_has_train_evaluate_predict(capsys):
 
     parser = build_parser()
     commands = [action for action in parser._actions if isinstance(action, argparse._SubParsersAction)]
-    assert len(commands) == 1 and sorted(commands[0].choices) == ["evaluate", "predict", "train"]
+    assert len(commands) == 1 and sorted(commands[0].choices) == ["evaluate", "predict", "pretrain", "train"]
     with pytest.raises(SystemExit) as exit_info:
         parser.parse_args(["--help"])
     assert exit_info.value.code == 0

@@ -18,6 +18,7 @@ _EXPORTS = {
     "LayoutLMv2ForTokenClassification": "modeling.heads",
     "LayoutLMv2ForQuestionAnswering": "modeling.heads",
     "LayoutLMv2ForRelationExtraction": "modeling.relation_extraction",
+    "LayoutLMv2ForPreTraining": "modeling.pretraining",
     "synchronize_batch_norm": "modeling.batch_norm",
     "LayoutLMv2ImageProcessor": "preprocessing.image_processing",
     "LayoutLMv2FeatureExtractor": "preprocessing.image_processing",

@@ -38,6 +38,7 @@ WEIGHTS_INDEX_NAME = "pytorch_model.bin.index.json"
 # Looked for in this order (safetensors first, as transformers does).
 WEIGHT_FILES = (SAFE_WEIGHTS_NAME, SAFE_WEIGHTS_INDEX_NAME, WEIGHTS_NAME, WEIGHTS_INDEX_NAME)
 BASE_PREFIX = "layoutlmv2."
+PRETRAINING_PREFIX = "cls."  # the pre-training heads (LayoutLMv2ForPreTraining), as BERT names them
 
 _DTYPE_NAMES = {
     "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
@@ -184,7 +185,7 @@ def match_state_dict(
     state, info.dropped_keys = original_to_ours(checkpoint, pixel_mean, pixel_std)
     if info.dropped_keys:
         logger.debug("%s: dropped legacy %s", source, describe_keys(sorted(info.dropped_keys)))
-    state, by_design = _fit_prefix(state, expected, info, source, model_name)
+    state, by_design, announced = _fit_prefix(state, expected, info, source, model_name)
     by_design.update(added_by_class)
 
     missing = [k for k in expected if k not in state]
@@ -200,19 +201,38 @@ def match_state_dict(
                        "(ignore_mismatched_sizes=True): %s", model_name, len(info.mismatched_keys), source,
                        "; ".join(f"{k} {list(a)} -> {list(b)}" for k, a, b in info.mismatched_keys[:3]))
         info.newly_initialized_keys += [k for k, _, _ in info.mismatched_keys]
-    _report(info, source, model_name, strict, ignore_mismatched_sizes)
+    _report(info, source, model_name, strict, ignore_mismatched_sizes, announced)
     bad_shapes = {k for k, _, _ in info.mismatched_keys}
     usable = {k: v for k, v in state.items() if k in expected and k not in bad_shapes}
     return usable, info
 
 
 def _fit_prefix(state: Dict[str, torch.Tensor], expected: Mapping[str, Sequence[int]], info: LoadingInfo,
-                source: str, model_name: str) -> Tuple[Dict[str, torch.Tensor], set]:
-    """Add or drop the `layoutlmv2.` prefix between a task and a bare checkpoint; returns the state and
-    the keys the model may lack by design (a fresh task head)."""
+                source: str, model_name: str) -> Tuple[Dict[str, torch.Tensor], set, bool]:
+    """Add or drop the `layoutlmv2.` prefix between a task and a bare checkpoint, and swap the heads
+    between a pre-training and a task checkpoint; returns the state, the keys the model may lack by
+    design (a fresh task head), and whether the fresh keys were already announced."""
     model_has_prefix = any(k.startswith(BASE_PREFIX) for k in expected)
     checkpoint_has_prefix = any(k.startswith(BASE_PREFIX) for k in state)
     by_design: set = set()
+    model_pretrains = any(k.startswith(PRETRAINING_PREFIX) for k in expected)
+    checkpoint_pretrains = any(k.startswith(PRETRAINING_PREFIX) for k in state)
+    if model_has_prefix and checkpoint_has_prefix and model_pretrains != checkpoint_pretrains:
+        # pre-training checkpoint -> task head, or task checkpoint -> pre-training model: the base
+        # model loads, the other class's heads are dropped and this class's start fresh (one message)
+        dropped = sorted(k for k in state if not k.startswith(BASE_PREFIX))
+        state = {k: v for k, v in state.items() if k.startswith(BASE_PREFIX)}
+        by_design.update(k for k in expected if not k.startswith(BASE_PREFIX))
+        kind = "pre-training" if checkpoint_pretrains else "task"
+        if dropped:
+            logger.warning("%s: loading a %s checkpoint into %s: its %s head weights (%s) are dropped; "
+                           "%s of %s start fresh", source, kind, model_name, kind, describe_keys(dropped),
+                           describe_keys(sorted(by_design)), model_name)
+        else:  # a base checkpoint saved with the prefix: nothing to drop
+            logger.warning("%s: %s newly initialised, not in %s; train them before use", model_name,
+                           describe_keys(sorted(by_design)), source)
+        info.dropped_keys.update({k: f"{kind} head weights, not part of {model_name}" for k in dropped})
+        return state, by_design, True
     if checkpoint_has_prefix and not model_has_prefix:  # task checkpoint -> bare model
         head_keys = sorted(k for k in state if not k.startswith(BASE_PREFIX))
         state = {k[len(BASE_PREFIX):]: v for k, v in state.items() if k.startswith(BASE_PREFIX)}
@@ -222,11 +242,11 @@ def _fit_prefix(state: Dict[str, torch.Tensor], expected: Mapping[str, Sequence[
     elif model_has_prefix and not checkpoint_has_prefix:  # bare checkpoint -> task model
         state = {BASE_PREFIX + k: v for k, v in state.items()}
         by_design.update(k for k in expected if not k.startswith(BASE_PREFIX))
-    return state, by_design
+    return state, by_design, False
 
 
 def _report(info: LoadingInfo, source: str, model_name: str, strict: bool,
-            ignore_mismatched_sizes: bool = False) -> None:
+            ignore_mismatched_sizes: bool = False, announced: bool = False) -> None:
     """One ValueError naming every missing, unexpected and wrongly shaped key (`strict`), else warnings."""
     problems = []
     if info.mismatched_keys and not ignore_mismatched_sizes:
@@ -247,7 +267,7 @@ def _report(info: LoadingInfo, source: str, model_name: str, strict: bool,
         )
     if problems:
         logger.warning("%s loaded into %s with strict=False: %s", source, model_name, "; ".join(problems))
-    if info.newly_initialized_keys:
+    if info.newly_initialized_keys and not announced:
         logger.warning("%s: %s newly initialised, not in %s; train them before use",
                        model_name, describe_keys(info.newly_initialized_keys), source)
 
@@ -375,6 +395,8 @@ def load_pretrained(
         state[key] = value.to(target)
     model.load_state_dict(state, strict=False, assign=True)
     del state
+    if hasattr(model, "tie_weights"):
+        model.tie_weights()  # assign=True gave tied keys (the MVLM decoder) their own tensors: share again
     if dtype is not None:
         model.to(dtype=dtype)
     if device is not None:

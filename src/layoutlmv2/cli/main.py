@@ -2,6 +2,7 @@
 
     layoutlmv2 train --task token-classification --dataset funsd --data-dir DATA/funsd \\
         --init-text-from MINILM_DIR --output runs/funsd --epochs 12
+    layoutlmv2 pretrain --pages PAGES_DIR --init-text-from MINILM_DIR --output runs/pt
     layoutlmv2 evaluate --model runs/funsd/best --dataset funsd --data-dir DATA/funsd --split test
     layoutlmv2 predict --model runs/funsd/best page.png scan.pdf --draw --output out/
 
@@ -75,6 +76,52 @@ def _train_parser(sub) -> None:
                    help="processes that collate the next batches while the model trains (0: in the training process)")
     p.add_argument("--sync-batch-norm", action="store_true",
                    help="under torchrun on GPUs: train the visual batch norms as SyncBatchNorm across the processes")
+
+
+def _pretrain_parser(sub) -> None:
+    p = sub.add_parser("pretrain", help="pre-train (MVLM, TIA, TIM) on a folder of unlabelled pages",
+                       description="Pre-train LayoutLMv2 with masked visual-language modelling, text-image "
+                                   "alignment and text-image matching on page images and PDFs (OCR'd once, "
+                                   "cached). OUTPUT/best loads into every task head: layoutlmv2 train --model "
+                                   "OUTPUT/best.")
+    p.add_argument("--pages", required=True, help="a folder of page images and PDFs (subfolders too)")
+    p.add_argument("--eval-pages", help="a folder of held-out pages (default: the last --eval-share of --pages)")
+    p.add_argument("--eval-share", type=float, default=0.1, help="share of --pages held out for the scores")
+    start = p.add_mutually_exclusive_group(required=True)
+    start.add_argument("--model", help="a LayoutLMv2 model folder to continue from (any head, or a pretrain run)")
+    start.add_argument("--init-text-from", help="a BERT-family folder (config.json + weights + vocab.txt)")
+    p.add_argument("--output", required=True, help="run folder: checkpoints, best/, metrics.jsonl, ocr-cache/")
+    p.add_argument("--cache-dir", help="where the OCR results are cached (default: OUTPUT/ocr-cache)")
+    p.add_argument("--ocr", default="tesseract", choices=sorted(OCR_ENGINES))
+    p.add_argument("--ocr-lang", help="Tesseract language(s), e.g. deu or eng+deu")
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps (0: all epochs)")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--lr", type=float, default=5e-5, help="learning rate of pre-trained weights")
+    p.add_argument("--new-lr-scale", type=float, default=1.0, help="learning-rate multiplier for fresh weights")
+    p.add_argument("--bias-lr-scale", type=float, default=1.0)
+    p.add_argument("--warmup-ratio", type=float, default=0.1)
+    p.add_argument("--weight-decay", type=float, default=0.01)
+    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
+    p.add_argument("--max-grad-norm", type=float, default=1.0)
+    _device_flags(p)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--max-length", type=int, default=512)
+    p.add_argument("--stride", type=int, default=128)
+    p.add_argument("--backbone-depth", type=int, choices=[50, 101], default=50)
+    p.add_argument("--visual-mode", choices=["train", "frozen", "zero"], default="train")
+    p.add_argument("--image-size", type=int, default=224)
+    p.add_argument("--layout-init", choices=["sinusoidal", "random"], default="sinusoidal")
+    p.add_argument("--num-layers", type=int, help="keep only the first N text layers (quick runs)")
+    for name in ("mvlm", "tia", "tim"):
+        p.add_argument(f"--{name}-weight", type=float, default=1.0, help=f"weight of the {name.upper()} loss")
+    p.add_argument("--mvlm-probability", type=float, default=0.15, help="share of text tokens masked")
+    p.add_argument("--tia-line-probability", type=float, default=0.15, help="share of text lines covered")
+    p.add_argument("--tim-replace-probability", type=float, default=0.15, help="share of samples given another page")
+    p.add_argument("--tim-drop-probability", type=float, default=0.05, help="share of samples given a blank page")
+    p.add_argument("--save-steps", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
+    p.add_argument("--no-progress", action="store_true")
 
 
 def _device_flags(p) -> None:
@@ -166,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, help="torch CPU threads (on a busy shared CPU, 1 can be faster)")
     sub = parser.add_subparsers(dest="command", required=True)
     _train_parser(sub)
+    _pretrain_parser(sub)
     _evaluate_parser(sub)
     _predict_parser(sub)
     return parser
@@ -187,6 +235,29 @@ def _train(args) -> int:
         seed=args.seed, save_steps=args.save_steps,
         progress=not args.no_progress, sync_batch_norm=args.sync_batch_norm,
         dataloader_workers=args.dataloader_workers,
+    )
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _pretrain(args) -> int:
+    from ..training.pretraining import pretrain
+
+    summary = pretrain(
+        args.pages, args.output, init_text_from=args.init_text_from, model_dir=args.model,
+        eval_pages_dir=args.eval_pages, eval_share=args.eval_share, cache_dir=args.cache_dir, ocr=args.ocr,
+        ocr_lang=args.ocr_lang, max_length=args.max_length, stride=args.stride, image_size=args.image_size,
+        backbone_depth=args.backbone_depth, layout_init=args.layout_init, num_layers=args.num_layers,
+        visual_mode=args.visual_mode, resume=args.resume,
+        loss_weights={"mvlm": args.mvlm_weight, "tia": args.tia_weight, "tim": args.tim_weight},
+        masking={"mvlm_probability": args.mvlm_probability, "tia_line_probability": args.tia_line_probability,
+                 "tim_replace_probability": args.tim_replace_probability,
+                 "tim_drop_probability": args.tim_drop_probability},
+        epochs=args.epochs, max_steps=args.max_steps, batch_size=args.batch_size, lr=args.lr,
+        new_lr_scale=args.new_lr_scale, bias_lr_scale=args.bias_lr_scale, warmup_ratio=args.warmup_ratio,
+        weight_decay=args.weight_decay, grad_accum=args.grad_accum, max_grad_norm=args.max_grad_norm,
+        precision=args.precision, device=args.device, compile=args.compile, seed=args.seed,
+        save_steps=args.save_steps, progress=not args.no_progress,
     )
     print(json.dumps(summary, indent=2))
     return 0
@@ -296,7 +367,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    command = {"train": _train, "evaluate": _evaluate, "predict": _predict}[args.command]
+    command = {"train": _train, "pretrain": _pretrain, "evaluate": _evaluate, "predict": _predict}[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:

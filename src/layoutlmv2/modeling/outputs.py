@@ -83,3 +83,23 @@ class QuestionAnsweringModelOutput(ModelOutput):
     end_logits: Optional[torch.Tensor] = None
     hidden_states: Optional[Tuple[torch.Tensor, ...]] = None
     attentions: Optional[Tuple[torch.Tensor, ...]] = None
+
+
+@dataclass
+class PreTrainingOutput(ModelOutput):
+    """Output of `LayoutLMv2ForPreTraining`: the weighted sum `loss` and each objective's own loss.
+
+    `mvlm_logits` is (batch, text_len, vocab), `tia_logits` (batch, text_len, 2: not covered /
+    covered), `tim_logits` (batch, 2: image does not / does belong to the text). A loss is None
+    when its labels were not given; it is 0 (with a gradient path) when every label is ignored.
+    """
+
+    loss: Optional[torch.Tensor] = None
+    mvlm_loss: Optional[torch.Tensor] = None
+    tia_loss: Optional[torch.Tensor] = None
+    tim_loss: Optional[torch.Tensor] = None
+    mvlm_logits: Optional[torch.Tensor] = None
+    tia_logits: Optional[torch.Tensor] = None
+    tim_logits: Optional[torch.Tensor] = None
+    hidden_states: Optional[Tuple[torch.Tensor, ...]] = None
+    attentions: Optional[Tuple[torch.Tensor, ...]] = None

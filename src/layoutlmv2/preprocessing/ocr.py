@@ -25,7 +25,8 @@ from ..boxes import normalize_box
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["TesseractNotFoundError", "apply_tesseract", "apply_tesseract_batch", "normalize_box", "tesseract_pixel_words"]
+__all__ = ["TesseractNotFoundError", "apply_tesseract", "apply_tesseract_batch", "normalize_box", "tesseract_pixel_lines",
+           "tesseract_pixel_words"]
 
 _INSTALL_HINT = (
     "Tesseract OCR is not installed or not on PATH (looked for {cmd!r}). Install it: "
@@ -122,6 +123,29 @@ def tesseract_pixel_words(image: Image.Image, lang: Optional[str] = None, tesser
         words.append(text)
         boxes.append([left, top, left + data["width"][i], top + data["height"][i]])
     return words, boxes
+
+
+def tesseract_pixel_lines(image: Image.Image, lang: Optional[str] = None, tesseract_config: Optional[str] = None,
+                          timeout: Optional[float] = None) -> tuple:
+    """`tesseract_pixel_words` plus each word's text line: (words, pixel boxes, line ids).
+
+    Line ids number Tesseract's (block, paragraph, line) triples 0, 1, 2, ... in reading order;
+    the words and boxes are exactly those of `tesseract_pixel_words`.
+    """
+    if not isinstance(image, Image.Image):
+        raise ValueError(f"Tesseract needs a PIL image, got {type(image).__name__}")
+    data = _run_tesseract(image, lang, tesseract_config or "", timeout)
+    words, boxes, lines = [], [], []
+    numbers: dict = {}
+    for i, text in enumerate(data.get("text", [])):
+        if not text.strip():
+            continue
+        left, top = data["left"][i], data["top"][i]
+        words.append(text)
+        boxes.append([left, top, left + data["width"][i], top + data["height"][i]])
+        key = (data["block_num"][i], data["par_num"][i], data["line_num"][i])
+        lines.append(numbers.setdefault(key, len(numbers)))
+    return words, boxes, lines
 
 
 def apply_tesseract(

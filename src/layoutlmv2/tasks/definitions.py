@@ -42,6 +42,11 @@ class Task:
     def model_class(self):
         return registry.task_spec(self.name).model_class
 
+    @property
+    def main_metric(self) -> Optional[str]:
+        """The score that selects the best checkpoint."""
+        return registry.task_spec(self.name).main_metric
+
     def config_labels(self) -> dict[str, Any]:
         """``num_labels``/``id2label``/``label2id`` for the model config."""
         if self.labels is None:

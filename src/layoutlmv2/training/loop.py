@@ -47,7 +47,6 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import numpy as np
 import torch
 
-from .. import registry
 from ..deployment.devices import autocast, grad_scaler, move_batch, resolve_device, resolve_precision
 from ..tasks.windows import Encoded, collate
 from ..tasks.definitions import Task
@@ -175,12 +174,13 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 class _Collate:
-    """Windows of the given indices -> one padded batch (a class, so DataLoader workers can receive it)."""
+    """(batch index, window indices) -> one padded batch (a class, so DataLoader workers can receive it)."""
 
     def __init__(self, data: Encoded) -> None:
         self.data = data
 
-    def __call__(self, picked: Sequence[int]) -> dict[str, torch.Tensor]:
+    def __call__(self, item: tuple[int, Sequence[int]]) -> dict[str, torch.Tensor]:
+        _, picked = item
         return collate([self.data.windows[i] for i in picked], self.data.pages)
 
 
@@ -245,7 +245,7 @@ class Trainer:
         self.batches_done = 0  # micro-batches done in the current epoch
         self.best_metric: Optional[float] = None
         self.history: list[dict[str, Any]] = []
-        self.main_metric = registry.task_spec(task.name).main_metric
+        self.main_metric = task.main_metric
 
     def _wrapped(self, model: torch.nn.Module) -> torch.nn.Module:
         """DistributedDataParallel under torchrun, then ``torch.compile`` when asked."""
@@ -270,12 +270,16 @@ class Trainer:
         order = torch.randperm(len(self.train_data), generator=generator).tolist()
         return shard(order, self.dist.rank, self.dist.world_size)
 
+    def batch_collator(self) -> Callable[[tuple[int, Sequence[int]]], dict[str, Any]]:
+        """(batch index in the epoch, window indices) -> one batch; picklable, for DataLoader workers."""
+        return _Collate(self.train_data)
+
     def epoch_batches(self, order: list[int]) -> Iterator[dict[str, torch.Tensor]]:
         """The epoch's batches from ``batches_done`` on, on the device: collated in line, or by
         ``dataloader_workers`` processes ahead of the model (pinned for CUDA, copied ``non_blocking``)."""
         size = self.args.batch_size
-        picks = [order[i * size: (i + 1) * size] for i in range(self.batches_done, self.batches_per_epoch)]
-        collate_picked = _Collate(self.train_data)
+        picks = [(i, order[i * size: (i + 1) * size]) for i in range(self.batches_done, self.batches_per_epoch)]
+        collate_picked = self.batch_collator()
         if self.args.dataloader_workers == 0:
             for picked in picks:
                 yield move_batch(collate_picked(picked), self.device, pin_memory=True)

@@ -99,7 +99,13 @@ def build_model(task: Task, init_text_from: Optional[Union[str, Path]] = None,
         model = task.model_class(config)
         names = load_text_weights(model, init_text_from, layout_init=layout_init)
         return model, names
-    model = task.model_class.from_pretrained(model_dir)
+    from ..configuration import LayoutLMv2Config
+
+    if "LayoutLMv2ForPreTraining" in (LayoutLMv2Config.from_pretrained(model_dir).architectures or []):
+        # a `layoutlmv2 pretrain` folder: its base model, this task's labels, a fresh head
+        model = task.model_class.from_pretrained(model_dir, **task.config_labels())
+    else:
+        model = task.model_class.from_pretrained(model_dir)
     if task.labels is not None and [model.config.id2label[i] for i in range(model.config.num_labels)] != task.labels:
         raise ValueError(f"{model_dir} predicts {list(model.config.id2label.values())}, the data set has {task.labels}")
     model.config.finetuning_task = task.name
