@@ -16,11 +16,12 @@ XFUND-de val on the test vocabulary). ``LayoutXLMTokenizerFast`` is the one tran
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from .encoding import BatchEncoding, Encoding
 from .python_encoding import PythonEncoding
 from .sentencepiece_model import FAIRSEQ_OFFSET
-from .tokenization_layoutxlm_base import LayoutXLMTokenizerBase
+from .tokenization_layoutxlm_base import SPIECE_UNDERLINE, LayoutXLMTokenizerBase
 
 __all__ = ["LayoutXLMTokenizer", "BatchEncoding"]
 
@@ -73,8 +74,26 @@ class LayoutXLMTokenizer(PythonEncoding, LayoutXLMTokenizerBase):
                 # a piece that starts with a run of whitespace starts at the run's last character
                 while begin + 1 < end and text[begin].isspace() and text[begin + 1].isspace():
                     begin += 1
-            out.append((self.ids_to_tokens[token_id], token_id, (start + begin, start + end)))
+                # combining marks that NFKC composed into the character before them are not part of
+                # the span (Rust aligns the composed character to its base alone)
+                while end - 1 > begin and unicodedata.category(text[end - 1]).startswith("M") and \
+                        len(unicodedata.normalize("NFC", text[end - 2:end])) == 1:
+                    end -= 1
+            # a piece that holds only part of one character's normalised form (``AT`` of ``Ａ™`` =
+            # "ATM"; SentencePiece gives it none of ``™``) spans the whole character, as in Rust
+            end = self._cover_expansion(text, piece.piece, begin, end)
+            # an unknown piece keeps its text as its token, as in the Rust tokenizer (the id is <unk>'s)
+            out.append((piece.piece, token_id, (start + begin, start + end)))
         return out
+
+    def _cover_expansion(self, text: str, piece: str, begin: int, end: int) -> int:
+        piece = piece.replace(SPIECE_UNDERLINE, "")
+        if text[begin:end] == piece:
+            return end  # the usual case: the piece is its text
+        need = len(piece)
+        while end < len(text) and len(self._sp.normalize(text[begin:end]).replace(SPIECE_UNDERLINE, "")) < need:
+            end += 1
+        return end
 
     def _tokenize_word(self, word: str) -> list:
         """Tokens of one input word with offsets relative to the word (cached)."""
