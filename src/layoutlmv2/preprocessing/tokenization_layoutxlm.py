@@ -48,6 +48,7 @@ class LayoutXLMTokenizer(PythonEncoding, LayoutXLMTokenizerBase):
         specials = sorted(set(self.all_special_tokens), key=len, reverse=True)
         self._special_re = re.compile("|".join(re.escape(t) for t in specials))
         self._word_cache: dict = {}
+        self._normal_cache: dict = {}
 
     @staticmethod
     def _fairseq_id(sentencepiece_id: int) -> int:
@@ -58,42 +59,69 @@ class LayoutXLMTokenizer(PythonEncoding, LayoutXLMTokenizerBase):
         """[(token, id, (start, end))] of one stretch of text without special tokens."""
         if not text:
             return []
-        char_at = {}  # byte offset -> character index
-        position = 0
+        pieces = self._sp.encode(text, out_type="proto").pieces
+        aligned = self._aligned_normal_form(text)
+        out, position = [], 0
+        for piece in pieces:
+            chars = aligned[position:position + len(piece.piece)]
+            if "".join(c for c, _ in chars) != piece.piece:  # cannot happen for NFKC text; be safe
+                return self._pieces_from_bytes(text, start, pieces)
+            position += len(piece.piece)
+            # an unknown piece keeps its text as its token, as in the Rust tokenizer (the id is <unk>'s)
+            out.append((piece.piece, self._fairseq_id(piece.id), (start + chars[0][1][0], start + chars[-1][1][1])))
+        return out
+
+    def _aligned_normal_form(self, text: str) -> list:
+        """SentencePiece's normal form of ``text`` as [(character, (start, end) in ``text``)], aligned
+        as the Rust tokenizer aligns it: every character of one input character's expansion gets
+        that character; a composed character (e + U+0301) gets its base; a run of spaces becomes one
+        ``▁`` at the run's last character, the ends are stripped, and the ``▁`` in front is the first
+        character's."""
+        chars: list = []
+        i = 0
+        while i < len(text):
+            j = i + 1
+            while j < len(text) and unicodedata.category(text[j]).startswith("M"):
+                j += 1
+            chars.extend(self._normal_group(text[i:j], i))
+            i = j
+        out: list = []
+        for char, span in chars:
+            if char == SPIECE_UNDERLINE and (not out or out[-1][0] == SPIECE_UNDERLINE):
+                if out:
+                    out[-1] = (char, span)  # a run of spaces: the last one stays
+                continue
+            out.append((char, span))
+        while out and out[-1][0] == SPIECE_UNDERLINE:
+            out.pop()
+        return [(SPIECE_UNDERLINE, out[0][1])] + out if out else []
+
+    def _normal_group(self, group: str, at: int) -> list:
+        """A base character and its combining marks, normalised, each output character aligned."""
+        normal = self._normal_cache.get(group)
+        if normal is None:
+            # between two digits, so that SentencePiece neither strips nor prefixes it
+            normal = self._sp.normalize("0" + group + "0")[2:-1]
+            self._normal_cache[group] = normal
+        if len(group) > 1:
+            parts = [self._normal_group(c, at + k) for k, c in enumerate(group)]
+            if "".join(c for part in parts for c, _ in part) == normal:
+                return [item for part in parts for item in part]
+        return [(c, (at, at + 1)) for c in normal]
+
+    def _pieces_from_bytes(self, text: str, start: int, pieces) -> list:
+        """Offsets from SentencePiece's own byte spans (a fallback: they differ from Rust's where one
+        character's normal form is split between pieces)."""
+        char_at, position = {}, 0
         for index, char in enumerate(text):
             char_at[position] = index
             position += len(char.encode("utf-8"))
         char_at[position] = len(text)
         out = []
-        for piece in self._sp.encode(text, out_type="proto").pieces:
-            token_id = self._fairseq_id(piece.id)
+        for piece in pieces:
             begin, end = char_at[piece.begin], char_at[piece.end]
-            if begin == end:  # part of one character's normalised form: Rust gives the whole character
-                end = min(begin + 1, len(text))
-            else:
-                # a piece that starts with a run of whitespace starts at the run's last character
-                while begin + 1 < end and text[begin].isspace() and text[begin + 1].isspace():
-                    begin += 1
-                # combining marks that NFKC composed into the character before them are not part of
-                # the span (Rust aligns the composed character to its base alone)
-                while end - 1 > begin and unicodedata.category(text[end - 1]).startswith("M") and \
-                        len(unicodedata.normalize("NFC", text[end - 2:end])) == 1:
-                    end -= 1
-            # a piece that holds only part of one character's normalised form (``AT`` of ``Ａ™`` =
-            # "ATM"; SentencePiece gives it none of ``™``) spans the whole character, as in Rust
-            end = self._cover_expansion(text, piece.piece, begin, end)
-            # an unknown piece keeps its text as its token, as in the Rust tokenizer (the id is <unk>'s)
-            out.append((piece.piece, token_id, (start + begin, start + end)))
+            out.append((piece.piece, self._fairseq_id(piece.id), (start + begin, start + max(end, begin + 1))))
         return out
-
-    def _cover_expansion(self, text: str, piece: str, begin: int, end: int) -> int:
-        piece = piece.replace(SPIECE_UNDERLINE, "")
-        if text[begin:end] == piece:
-            return end  # the usual case: the piece is its text
-        need = len(piece)
-        while end < len(text) and len(self._sp.normalize(text[begin:end]).replace(SPIECE_UNDERLINE, "")) < need:
-            end += 1
-        return end
 
     def _tokenize_word(self, word: str) -> list:
         """Tokens of one input word with offsets relative to the word (cached)."""

@@ -28,7 +28,7 @@ logger = logging.getLogger(__name__)
 SENTENCEPIECE_FILE = "sentencepiece.bpe.model"  # the published name (the model inside is a Unigram)
 SPIECE_UNDERLINE = "\u2581"
 # tokenizer_config.json keys of transformers' LayoutXLM/XLM-R tokenizers that mean nothing here
-_IGNORED = ("add_prefix_space", "additional_special_tokens", "sp_model_kwargs", "legacy", "vocab_file_name")
+_IGNORED = ("add_prefix_space", "additional_special_tokens", "sp_model_kwargs", "legacy", "vocab_file_name", "unk_id")
 
 
 class LayoutXLMTokenizerBase(LayoutLMv2TokenizerBase):

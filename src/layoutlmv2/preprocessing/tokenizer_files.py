@@ -105,7 +105,10 @@ class TokenizerFiles:
         """Load from a folder holding vocab.txt and/or tokenizer.json (+ tokenizer_config.json)."""
         folder = resolve_folder(pretrained_model_name_or_path,
                                 (*cls.vocabulary_files, CONFIG_FILE, SPECIAL_TOKENS_FILE), **pop_hub_kwargs(kwargs))
-        config = {**read_tokenizer_config(folder), **kwargs}
+        saved = read_tokenizer_config(folder)
+        if any((folder / name).is_file() for name in cls.vocabulary_files):
+            saved.pop("vocab", None)  # transformers 5 copies {token: id} here; the vocabulary files decide
+        config = {**saved, **kwargs}
         if not any(config.get(name) for name in ("vocab_file", "tokenizer_file", "vocab")):
             config.update(cls._vocabulary_source(folder))
         tokenizer = cls(**config)
