@@ -4,13 +4,14 @@ SentencePiece is the reference for XLM-R's vocabulary (fairseq pre-trained with 
 tokenizer segments each word with ``SentencePieceProcessor.encode`` (its own NFKC normalisation,
 whitespace handling and Unigram search) and maps the piece ids to fairseq's. The rest (windows,
 ``<s> A </s></s> B </s>``, padding, boxes and labels) is the shared Python code of the slow
-LayoutLMv2 tokenizer. Character offsets are rebuilt from SentencePiece's byte offsets the way the
-Rust tokenizer reports them (a piece that covers part of one character's normalised form gets the
-whole character), so labels and ``offset_mapping`` agree with the fast tokenizer.
+LayoutLMv2 tokenizer. Character offsets come from SentencePiece's normal form aligned character by
+character the way the Rust tokenizer aligns it (every character of one input character's expansion
+points to that character), so labels and ``offset_mapping`` agree with the fast tokenizer.
 
 One difference with the Rust Unigram is inherent: when two segmentations of a word have exactly
-the same score, SentencePiece and ``tokenizers`` may pick different ones (3 of the 10,000 words of
-XFUND-de val on the test vocabulary). ``LayoutXLMTokenizerFast`` is the one transformers matches.
+the same score, SentencePiece and ``tokenizers`` may pick different ones (``www`` = w+ww or ww+w;
+one URL of XFUND-de with the tests' vocabulary). ``LayoutXLMTokenizerFast`` is the one transformers
+matches.
 """
 
 from __future__ import annotations
