@@ -403,3 +403,18 @@ def test_words_and_boxes_of_different_lengths(fast, slow):
     for tokenizer in (fast, slow):
         with pytest.raises(ValueError, match="2 words but 1 boxes"):
             tokenizer(["Name", "Müller"], boxes=[[0, 0, 10, 10]])
+
+
+def test_hub_ids_go_through_the_resolver(folder, monkeypatch):
+    """``microsoft/layoutxlm-base`` is resolved file by file (cache, revision, offline) like every hub id."""
+    asked = []
+
+    def fake_resolve_file(path_or_id, filename, **kwargs):
+        asked.append((path_or_id, filename, kwargs.get("revision")))
+        return folder / filename if (folder / filename).is_file() else None
+
+    monkeypatch.setattr("layoutlmv2.hub.resolve_file", fake_resolve_file)
+    tokenizer = LayoutXLMTokenizerFast.from_pretrained("microsoft/layoutxlm-base", revision="main")
+    assert tokenizer.name_or_path == "microsoft/layoutxlm-base" and len(tokenizer) == 2002
+    assert ("microsoft/layoutxlm-base", "sentencepiece.bpe.model", "main") in asked
+    assert ("microsoft/layoutxlm-base", "tokenizer.json", "main") in asked
