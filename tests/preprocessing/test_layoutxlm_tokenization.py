@@ -418,3 +418,12 @@ def test_hub_ids_go_through_the_resolver(folder, monkeypatch):
     assert tokenizer.name_or_path == "microsoft/layoutxlm-base" and len(tokenizer) == 2002
     assert ("microsoft/layoutxlm-base", "sentencepiece.bpe.model", "main") in asked
     assert ("microsoft/layoutxlm-base", "tokenizer.json", "main") in asked
+
+
+def test_a_pair_reserves_four_special_tokens(fast, slow):
+    assert fast.num_special_tokens_to_add(pair=True) == 4 and fast.num_special_tokens_to_add() == 2
+    for tokenizer in (fast, slow):
+        with pytest.raises(ValueError, match="max_length=3 is smaller than the 4 special tokens"):
+            tokenizer("Frage", ["Name"], boxes=[[0, 0, 1, 1]], truncation="only_second", max_length=3)
+        out = tokenizer("Frage", ["Name", "Müller"], boxes=[[0, 0, 1, 1]] * 2, truncation="only_second", max_length=7)
+        assert len(out["input_ids"]) == 7

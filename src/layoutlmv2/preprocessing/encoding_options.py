@@ -181,7 +181,7 @@ class EncodingOptions:
         if max_length < reserved:
             # transformers silently skips truncation here, returning sequences longer than max_length
             raise ValueError(
-                f"max_length={max_length} is smaller than the {reserved} special tokens ([CLS], [SEP]) it must hold"
+                f"max_length={max_length} is smaller than the {reserved} special tokens it must hold"
             )
         if self.stride > max_length - 2:  # the tokenizers library refuses these, whatever the input
             raise ValueError(
