@@ -52,6 +52,17 @@ def bert_vocab_file() -> Path:
     return shared_data_path("tokenizers", "bert-base-uncased", "vocab.txt")
 
 
+@pytest.fixture(scope="session")
+def sentencepiece_model(xfund_dir, funsd_dir, tmp_path_factory) -> Path:
+    """A 2,000-piece SentencePiece Unigram model trained here on XFUND-de, FUNSD and multilingual
+    strings (`sentencepiece_models`), in a LayoutXLM tokenizer folder's name."""
+    pytest.importorskip("sentencepiece")
+    from sentencepiece_models import train_unigram, training_lines
+
+    path = tmp_path_factory.mktemp("sentencepiece") / "sentencepiece.bpe.model"
+    return train_unigram(training_lines(xfund_dir, funsd_dir), 2000, path)
+
+
 @pytest.fixture(scope="module")
 def one_thread():
     """One torch thread for a module (`pytestmark = pytest.mark.usefixtures("one_thread")`).

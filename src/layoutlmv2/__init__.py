@@ -25,6 +25,9 @@ _EXPORTS = {
     "LayoutLMv2Tokenizer": "preprocessing.tokenization",
     "LayoutLMv2TokenizerFast": "preprocessing.tokenization_fast",
     "LayoutLMv2Processor": "preprocessing.processing",
+    "LayoutXLMTokenizer": "preprocessing.tokenization_layoutxlm",
+    "LayoutXLMTokenizerFast": "preprocessing.tokenization_layoutxlm_fast",
+    "LayoutXLMProcessor": "preprocessing.processing",
     "LayoutLMv2Error": "errors",
     "pipeline": "inference.pipeline",
 }

@@ -76,6 +76,7 @@ class DatasetSpec:
     load: Callable[[Path, str], list[data.Document]]
     layout: str  # what --data-dir holds, for error messages
     also: tuple[str, ...] = ()  # other tasks the same documents serve (their labels are not `labels`)
+    languages: tuple[str, ...] = ()  # what --lang may choose (XFUND's seven); empty: one language
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -86,8 +87,8 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("funsd", "token-classification", data.FUNSD_LABELS, data.load_funsd,
                 "the FUNSD root (training_data/, testing_data/)", also=("relation-extraction",)),
     DatasetSpec("xfund", "token-classification", data.FUNSD_LABELS, data.load_xfund,
-                "the XFUND folder (de.train.json, de.val.json; German; split test reads val)",
-                also=("relation-extraction",)),
+                "the XFUND folder (<lang>.train.json, <lang>.val.json, e.g. de.train.json; split test reads val)",
+                also=("relation-extraction",), languages=data.XFUND_LANGUAGES),
     DatasetSpec("sroie", "token-classification", data.SROIE_LABELS, data.load_sroie,
                 "the SROIE root (train/, test/ with img/, box/, entities/)"),
     DatasetSpec("cord", "token-classification", data.CORD_LABELS, data.load_cord,
@@ -112,13 +113,16 @@ def dataset_spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
-def load_dataset(name: str, data_dir: Union[str, Path], split: str) -> list[data.Document]:
-    """Documents of one split of a data set named as on the command line."""
+def load_dataset(name: str, data_dir: Union[str, Path], split: str, lang: Optional[str] = None) -> list[data.Document]:
+    """Documents of one split of a data set named as on the command line (``lang``: XFUND's language)."""
     spec = dataset_spec(name)
+    if lang is not None and lang not in spec.languages:
+        raise ValueError(f"--lang {lang!r}: {name} " + (f"has the languages {', '.join(spec.languages)}"
+                                                        if spec.languages else "has one language (--lang is for xfund)"))
     folder = Path(data_dir)
     if not folder.exists():
         raise FileNotFoundError(f"--data-dir {folder} does not exist ({name} expects {spec.layout})")
-    documents = spec.load(folder, split)
+    documents = spec.load(folder, split, lang) if lang is not None else spec.load(folder, split)
     if not documents:
         raise ValueError(f"{name} {split}: no documents found in {folder}")
     return documents

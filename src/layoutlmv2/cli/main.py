@@ -70,6 +70,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
     p.add_argument("--eval-split", default="test", help="split evaluated each epoch ('none' to skip)")
     p.add_argument("--limit", type=int, help="use only the first N documents of each split")
+    p.add_argument("--lang", help=LANG_HELP)
     p.add_argument("--num-layers", type=int, help="keep only the first N text layers (quick runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--dataloader-workers", type=int, default=0,
@@ -143,6 +144,7 @@ def _precision(args) -> str:
     return args.precision
 
 
+LANG_HELP = "language of a multilingual data set (xfund: de, es, fr, it, ja, pt, zh; default de)"
 ONNX_HELP = ("run this file (layoutlmv2-export of --model) in ONNX Runtime instead of PyTorch; "
              "--model still gives the config and the processor")
 WORKERS_HELP = ("workers that share the cores, each on its own batches (2 on 2 cores: ~1.15x one); "
@@ -155,6 +157,7 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--split", default="test")
+    p.add_argument("--lang", help=LANG_HELP)
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--stride", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=8)
@@ -227,7 +230,7 @@ def _train(args) -> int:
         model_dir=args.model, eval_split=None if args.eval_split.lower() == "none" else args.eval_split,
         max_length=args.max_length, stride=args.stride, image_size=args.image_size, visual_mode=args.visual_mode,
         backbone_depth=args.backbone_depth, layout_init=args.layout_init, label_smoothing=args.label_smoothing,
-        num_layers=args.num_layers, limit=args.limit, resume=args.resume,
+        num_layers=args.num_layers, limit=args.limit, lang=args.lang, resume=args.resume,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_lr_scale=args.new_lr_scale,
         bias_lr_scale=args.bias_lr_scale,
         warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, grad_accum=args.grad_accum,
@@ -268,7 +271,8 @@ def _evaluate(args) -> int:
 
     scores = evaluate_model(args.model, args.dataset, args.data_dir, args.split, args.max_length, args.stride,
                             args.batch_size, args.limit, workers=args.workers, onnx=args.onnx, device=args.device,
-                            precision=_precision(args), compile=args.compile, entities_from=args.entities_from)
+                            precision=_precision(args), compile=args.compile, entities_from=args.entities_from,
+                            lang=args.lang)
     text = json.dumps(scores, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")

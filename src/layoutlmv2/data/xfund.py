@@ -42,6 +42,11 @@ def load_xfund(root: Union[str, Path], split: str = "train", lang: str = "de") -
     except (json.JSONDecodeError, KeyError, TypeError) as error:
         raise ValueError(f"{path} is not an XFUND file ({{'documents': [...]}}): {error}") from error
     out = [_read_document(path, root, document) for document in documents]
+    missing = sum(1 for document in out if document.image_path is None)
+    if missing:
+        logger.warning("XFUND %s %s: %d of %d pages have no image in %s (they are published apart, as release "
+                       "assets): blank pages are used, so the model sees text and layout only",
+                       lang, split, missing, len(out), root)
     logger.debug("XFUND %s %s: %d documents from %s", lang, split, len(out), path)
     return out
 

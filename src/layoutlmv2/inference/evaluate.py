@@ -19,8 +19,10 @@ def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[st
                    max_length: int = 512, stride: int = 128, batch_size: int = 8, limit: Optional[int] = None,
                    bf16: bool = False, workers: int = 1, onnx: Optional[Union[str, Path]] = None,
                    device: str = "auto", precision: str = "auto", compile: bool = False,
-                   entities_from: Optional[Union[str, Path]] = None) -> dict[str, Any]:
+                   entities_from: Optional[Union[str, Path]] = None, lang: Optional[str] = None) -> dict[str, Any]:
     """Score a fine-tuned model folder on one split; returns the metrics and the document count.
+
+    ``lang``: the language of a multilingual data set (XFUND: de, es, fr, it, ja, pt, zh).
 
     `onnx`: run this exported file of the folder's model in ONNX Runtime instead of PyTorch
     (the folder still gives the config and the processor). `device`/`precision`
@@ -36,7 +38,7 @@ def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[st
     make_task(task.name, dataset)  # checks that the data set belongs to the model's task
     processor = load_processor(model_dir)
     model = load_inference_model(task, model_dir, processor, onnx, device=placement, compile=compile)
-    documents = load_dataset(dataset, data_dir, split)[:limit]
+    documents = load_dataset(dataset, data_dir, split, lang)[:limit]
     if entities_from is not None:
         return _end_to_end_relations(task, model, processor, documents, entities_from, dataset, split, max_length,
                                      stride, batch_size, placement, dtype, precision)

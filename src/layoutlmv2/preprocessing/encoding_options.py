@@ -135,11 +135,14 @@ class EncodingOptions:
             raise ValueError(f"return_tensors must be 'pt', 'np' or None, got {self.return_tensors!r}")
         return value
 
-    def plan(self, model_max_length: int, is_pair: bool, default_padding_side: str) -> EncodingPlan:
-        """The strategies for this tokenizer and input, or a ValueError where they cannot work."""
+    def plan(self, model_max_length: int, is_pair: bool, default_padding_side: str,
+             special_tokens: Optional[int] = None) -> EncodingPlan:
+        """The strategies for this tokenizer and input, or a ValueError where they cannot work.
+
+        ``special_tokens`` is how many the tokenizer adds to this input (default: LayoutLMv2's 2 or 3)."""
         padding, truncation, max_length = self._strategies(model_max_length)
         if truncation is not None:
-            self._check_room(max_length, is_pair)
+            self._check_room(max_length, is_pair, special_tokens)
         return EncodingPlan(
             add_special_tokens=self.add_special_tokens, padding=padding, truncation=truncation,
             max_length=max_length, stride=self.stride, pad_to_multiple_of=self.pad_to_multiple_of,
@@ -171,12 +174,14 @@ class EncodingOptions:
             )
         return padding, truncation, max_length
 
-    def _check_room(self, max_length: int, is_pair: bool) -> None:
-        reserved = (3 if is_pair else 2) if self.add_special_tokens else 0
+    def _check_room(self, max_length: int, is_pair: bool, special_tokens: Optional[int]) -> None:
+        if special_tokens is None:
+            special_tokens = 3 if is_pair else 2
+        reserved = special_tokens if self.add_special_tokens else 0
         if max_length < reserved:
             # transformers silently skips truncation here, returning sequences longer than max_length
             raise ValueError(
-                f"max_length={max_length} is smaller than the {reserved} special tokens ([CLS], [SEP]) it must hold"
+                f"max_length={max_length} is smaller than the {reserved} special tokens it must hold"
             )
         if self.stride > max_length - 2:  # the tokenizers library refuses these, whatever the input
             raise ValueError(

@@ -40,6 +40,9 @@ class LayoutLMv2TokenizerBase(Vocabulary, Decoding, TokenizerFiles):
     model_input_names = ["input_ids", "attention_mask", "token_type_ids"]
     padding_side = "right"
     truncation_side = "right"
+    # the pair template: [CLS] A [SEP] B [SEP] (LayoutXLM: <s> A </s></s> B </s>, all of type 0)
+    pair_separators = 1
+    second_type_id = 1
 
     def __init__(
         self,
@@ -153,7 +156,8 @@ class LayoutLMv2TokenizerBase(Vocabulary, Decoding, TokenizerFiles):
                 batched: bool = True) -> BatchEncoding:
         """Check the examples, resolve the options, encode, and add boxes and labels per token."""
         inputs, boxes, labels = check_examples(batch, is_pair, boxes, word_labels, batched)
-        plan = options.plan(self.model_max_length, is_pair, self.padding_side)
+        plan = options.plan(self.model_max_length, is_pair, self.padding_side,
+                            self.num_special_tokens_to_add(is_pair))
         encodings = self._encode_batch(inputs, is_pair, plan)
         return self._assemble(encodings, is_pair, boxes, labels, options, plan)
 
@@ -192,6 +196,10 @@ class LayoutLMv2TokenizerBase(Vocabulary, Decoding, TokenizerFiles):
         if options.return_overflowing_tokens:
             data["overflow_to_sample_mapping"] = list(examples)
         return data
+
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
+        """How many special tokens encoding adds to one sequence, or to a pair."""
+        return 2 + self.pair_separators if pair else 2
 
     def _warn_if_too_long(self, input_ids: list) -> None:
         longest = max((len(ids) for ids in input_ids), default=0)

@@ -17,33 +17,16 @@ from .encoding_options import EncodingPlan
 from .tokenization_base import LayoutLMv2TokenizerBase
 from .tokenizer_files import TOKENIZER_FILE
 
-__all__ = ["LayoutLMv2TokenizerFast", "BatchEncoding"]
+__all__ = ["LayoutLMv2TokenizerFast", "BatchEncoding", "RustEncoding"]
 
 
-class LayoutLMv2TokenizerFast(LayoutLMv2TokenizerBase):
-    """Fast LayoutLMv2 tokenizer: same arguments and outputs as transformers' one.
-
-    Unlike transformers 5.x, ``LayoutLMv2TokenizerFast(vocab_file=...)`` really uses that vocabulary.
-    """
+class RustEncoding:
+    """Encoding on a ``tokenizers.Tokenizer`` (for LayoutLMv2's WordPiece and LayoutXLM's Unigram):
+    a subclass's ``_build_backend`` builds the Rust tokenizer and hands it to ``_install_backend``."""
 
     is_fast = True
 
-    def _build_backend(self) -> None:
-        tokenizer = Tokenizer(models.WordPiece(vocab=self.vocab, unk_token=self.unk_token,
-                                               max_input_chars_per_word=100))
-        tokenizer.normalizer = normalizers.BertNormalizer(
-            clean_text=True, handle_chinese_chars=self.tokenize_chinese_chars,
-            strip_accents=self.strip_accents, lowercase=self.do_lower_case,
-        )
-        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
-        tokenizer.decoder = decoders.WordPiece(prefix="##", cleanup=True)
-        tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in self.all_special_tokens])
-        cls, sep = self.cls_token, self.sep_token
-        tokenizer.post_processor = processors.TemplateProcessing(
-            single=f"{cls}:0 $A:0 {sep}:0",
-            pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
-            special_tokens=[(cls, self.cls_token_id), (sep, self.sep_token_id)],
-        )
+    def _install_backend(self, tokenizer: Tokenizer) -> None:
         self._tokenizer = tokenizer
         self._lock = threading.Lock()  # truncation/padding are settings of the shared Rust object
         self._special_ids = frozenset(self.all_special_ids)
@@ -53,7 +36,7 @@ class LayoutLMv2TokenizerFast(LayoutLMv2TokenizerBase):
         return self._tokenizer
 
     def tokenize(self, text: str, pair: str = None, add_special_tokens: bool = False, **kwargs: Any) -> list:
-        """WordPiece tokens of raw text (whitespace and punctuation split, lower-cased)."""
+        """Tokens of raw text (LayoutLMv2: WordPiece, lower-cased; LayoutXLM: SentencePiece pieces)."""
         with self._lock:
             self._tokenizer.no_truncation()
             self._tokenizer.no_padding()
@@ -97,3 +80,28 @@ class LayoutLMv2TokenizerFast(LayoutLMv2TokenizerBase):
             self._tokenizer.no_padding()
             self._tokenizer.save(str(path))
         return (str(path),)
+
+
+class LayoutLMv2TokenizerFast(RustEncoding, LayoutLMv2TokenizerBase):
+    """Fast LayoutLMv2 tokenizer: same arguments and outputs as transformers' one.
+
+    Unlike transformers 5.x, ``LayoutLMv2TokenizerFast(vocab_file=...)`` really uses that vocabulary.
+    """
+
+    def _build_backend(self) -> None:
+        tokenizer = Tokenizer(models.WordPiece(vocab=self.vocab, unk_token=self.unk_token,
+                                               max_input_chars_per_word=100))
+        tokenizer.normalizer = normalizers.BertNormalizer(
+            clean_text=True, handle_chinese_chars=self.tokenize_chinese_chars,
+            strip_accents=self.strip_accents, lowercase=self.do_lower_case,
+        )
+        tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+        tokenizer.decoder = decoders.WordPiece(prefix="##", cleanup=True)
+        tokenizer.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in self.all_special_tokens])
+        cls, sep = self.cls_token, self.sep_token
+        tokenizer.post_processor = processors.TemplateProcessing(
+            single=f"{cls}:0 $A:0 {sep}:0",
+            pair=f"{cls}:0 $A:0 {sep}:0 $B:1 {sep}:1",
+            special_tokens=[(cls, self.cls_token_id), (sep, self.sep_token_id)],
+        )
+        self._install_backend(tokenizer)

@@ -40,20 +40,24 @@ def read_tokenizer_config(folder: Path) -> dict:
     return config
 
 
-def _vocabulary_source(folder: Path) -> dict:
-    if (folder / VOCAB_FILE).is_file():
-        return {"vocab_file": str(folder / VOCAB_FILE)}
-    if (folder / TOKENIZER_FILE).is_file():
-        return {"tokenizer_file": str(folder / TOKENIZER_FILE)}
-    raise ValueError(f"{str(folder)!r} has neither {VOCAB_FILE} nor {TOKENIZER_FILE}")
-
-
 class TokenizerFiles:
     """``save_pretrained``/``from_pretrained`` for the tokenizer base.
 
-    ``_config()`` says what goes into tokenizer_config.json; ``_save_extra`` lets the fast
-    tokenizer add its tokenizer.json.
+    ``_config()`` says what goes into tokenizer_config.json, ``_save_vocabulary`` writes the
+    vocabulary (vocab.txt here; LayoutXLM's sentencepiece.bpe.model), ``_save_extra`` lets the fast
+    tokenizer add its tokenizer.json; ``vocabulary_files`` and ``_vocabulary_source`` are the
+    files ``from_pretrained`` looks for.
     """
+
+    vocabulary_files = (VOCAB_FILE, TOKENIZER_FILE)
+
+    @classmethod
+    def _vocabulary_source(cls, folder: Path) -> dict:
+        if (folder / VOCAB_FILE).is_file():
+            return {"vocab_file": str(folder / VOCAB_FILE)}
+        if (folder / TOKENIZER_FILE).is_file():
+            return {"tokenizer_file": str(folder / TOKENIZER_FILE)}
+        raise ValueError(f"{str(folder)!r} has neither {VOCAB_FILE} nor {TOKENIZER_FILE}")
 
     def _config(self) -> dict:
         return {
@@ -79,15 +83,19 @@ class TokenizerFiles:
         if folder.is_file():
             raise ValueError(f"save_directory {str(folder)!r} is a file, not a folder")
         folder.mkdir(parents=True, exist_ok=True)
-        vocab_path = folder / VOCAB_FILE
-        with open(vocab_path, "w", encoding="utf-8") as handle:
-            for token, _ in sorted(self.vocab.items(), key=lambda item: item[1]):
-                handle.write(token + "\n")
+        vocabulary = self._save_vocabulary(folder)
         config_path = folder / CONFIG_FILE
         config_path.write_text(json.dumps(self._config(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         special_path = folder / SPECIAL_TOKENS_FILE
         special_path.write_text(json.dumps(self.special_tokens_map, indent=2) + "\n", encoding="utf-8")
-        return (str(config_path), str(special_path), str(vocab_path)) + self._save_extra(folder)
+        return (str(config_path), str(special_path)) + vocabulary + self._save_extra(folder)
+
+    def _save_vocabulary(self, folder: Path) -> tuple:
+        vocab_path = folder / VOCAB_FILE
+        with open(vocab_path, "w", encoding="utf-8") as handle:
+            for token, _ in sorted(self.vocab.items(), key=lambda item: item[1]):
+                handle.write(token + "\n")
+        return (str(vocab_path),)
 
     def _save_extra(self, folder: Path) -> tuple:
         return ()
@@ -96,10 +104,13 @@ class TokenizerFiles:
     def from_pretrained(cls, pretrained_model_name_or_path: Union[str, os.PathLike], **kwargs: Any):
         """Load from a folder holding vocab.txt and/or tokenizer.json (+ tokenizer_config.json)."""
         folder = resolve_folder(pretrained_model_name_or_path,
-                                (VOCAB_FILE, TOKENIZER_FILE, CONFIG_FILE, SPECIAL_TOKENS_FILE), **pop_hub_kwargs(kwargs))
-        config = {**read_tokenizer_config(folder), **kwargs}
-        if "vocab_file" not in config and "vocab" not in config:
-            config.update(_vocabulary_source(folder))
+                                (*cls.vocabulary_files, CONFIG_FILE, SPECIAL_TOKENS_FILE), **pop_hub_kwargs(kwargs))
+        saved = read_tokenizer_config(folder)
+        if any((folder / name).is_file() for name in cls.vocabulary_files):
+            saved.pop("vocab", None)  # transformers 5 copies {token: id} here; the vocabulary files decide
+        config = {**saved, **kwargs}
+        if not any(config.get(name) for name in ("vocab_file", "tokenizer_file", "vocab")):
+            config.update(cls._vocabulary_source(folder))
         tokenizer = cls(**config)
         tokenizer.name_or_path = str(pretrained_model_name_or_path)
         return tokenizer

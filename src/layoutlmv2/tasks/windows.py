@@ -141,7 +141,7 @@ def _tokenize(document: Document, tokenizer, max_length: int, stride: int, with_
     words = list(document.words) or [""]
     boxes = [list(map(int, box)) for box in document.boxes] or [[0, 0, 0, 0]]
     common = dict(boxes=boxes, max_length=max_length, stride=stride, return_overflowing_tokens=True,
-                  return_offsets_mapping=True)
+                  return_offsets_mapping=True, return_token_type_ids=True)  # LayoutXLM's are all 0
     if not with_question:
         return tokenizer(words, truncation=True, **common)
     if document.question is None:

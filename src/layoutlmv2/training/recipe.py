@@ -131,6 +131,7 @@ def finetune(
     label_smoothing: float = 0.0,
     num_layers: Optional[int] = None,
     limit: Optional[int] = None,
+    lang: Optional[str] = None,
     resume: bool = False,
     config_overrides: Optional[dict[str, Any]] = None,
     **training: Any,
@@ -139,7 +140,7 @@ def finetune(
 
     ``training`` holds `TrainingArguments` fields (epochs, batch_size, lr, device, precision,
     compile, ...). ``limit``
-    keeps the first documents of each split (smoke runs). Returns the trainer's summary plus
+    keeps the first documents of each split (smoke runs); ``lang`` picks XFUND's language. Returns the trainer's summary plus
     the final evaluation of the best model.
     """
     started = time.time()
@@ -151,17 +152,18 @@ def finetune(
                                     config_overrides)
     apply_visual_mode(model, visual_mode)
     processor = _finetuning_processor(init_text_from, model_dir, image_size)
-    train_docs, train = _encoded_split(task, dataset, data_dir, train_split, limit, processor, max_length, stride)
+    train_docs, train = _encoded_split(task, dataset, data_dir, train_split, limit, processor, max_length, stride,
+                                       lang)
     eval_docs = eval_data = None
     if eval_split:
         eval_docs, eval_data = _encoded_split(task, dataset, data_dir, eval_split, limit, processor, max_length,
-                                              stride)
+                                              stride, lang)
     logger.info("%s: %d train documents -> %d windows; %s documents -> %s windows", dataset, len(train_docs),
                 len(train), len(eval_docs or []), len(eval_data) if eval_data is not None else 0)
     recipe = dict(task=task_name, dataset=dataset, data_dir=str(data_dir), init_text_from=str(init_text_from),
                   model_dir=str(model_dir), max_length=max_length, stride=stride, image_size=image_size,
                   visual_mode=visual_mode, backbone_depth=backbone_depth, layout_init=layout_init,
-                  label_smoothing=label_smoothing, num_layers=num_layers, limit=limit)
+                  label_smoothing=label_smoothing, num_layers=num_layers, limit=limit, lang=lang)
     args = TrainingArguments(output_dir=str(output_dir), extra=recipe, **training)
     trainer = Trainer(model, task, args, train, eval_data, eval_docs, pretrained,
                       save_extra=lambda folder: processor_for_pages(processor).save_pretrained(folder))
@@ -198,9 +200,9 @@ def _finetuning_processor(init_text_from: Any, model_dir: Any, image_size: int) 
 
 
 def _encoded_split(task: Any, dataset: str, data_dir: Any, split: str, limit: Optional[int],
-                   processor: LayoutLMv2Processor, max_length: int, stride: int) -> tuple:
+                   processor: LayoutLMv2Processor, max_length: int, stride: int, lang: Optional[str] = None) -> tuple:
     """(documents, encoded windows) of one split, the first ``limit`` documents when given."""
-    documents = load_dataset(dataset, data_dir, split)[:limit]
+    documents = load_dataset(dataset, data_dir, split, lang)[:limit]
     return documents, task.encode(documents, processor.tokenizer, processor.image_processor, max_length, stride)
 
 
