@@ -27,6 +27,10 @@ TASK_CHOICES = registry.FINETUNING_TASKS
 DATASET_CHOICES = list(registry.DATASETS)
 
 
+OCR_CACHE_HELP = ("folder of cached Tesseract words for data sets of page images only (rvl-cdip, docvqa without "
+                  "OCR files); default $LAYOUTLMV2_OCR_CACHE or ~/.cache/layoutlmv2/ocr")
+
+
 def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="fine-tune on a data set's train split, evaluating every epoch",
                        description="Fine-tune a LayoutLMv2 task head. The best model (by entity F1, accuracy "
@@ -69,6 +73,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
     p.add_argument("--eval-split", default="test", help="split evaluated each epoch ('none' to skip)")
     p.add_argument("--limit", type=int, help="use only the first N documents of each split")
+    p.add_argument("--ocr-cache", metavar="DIR", help=OCR_CACHE_HELP)
     p.add_argument("--num-layers", type=int, help="keep only the first N text layers (quick runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
 
@@ -104,6 +109,7 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
     p.add_argument("--data-dir", required=True)
     p.add_argument("--split", default="test")
+    p.add_argument("--ocr-cache", metavar="DIR", help=OCR_CACHE_HELP)
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--stride", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=8)
@@ -180,7 +186,7 @@ def _train(args) -> int:
         bias_lr_scale=args.bias_lr_scale,
         warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, grad_accum=args.grad_accum,
         max_grad_norm=args.max_grad_norm, precision=_precision(args), device=args.device, compile=args.compile,
-        seed=args.seed, save_steps=args.save_steps,
+        seed=args.seed, save_steps=args.save_steps, ocr_cache=args.ocr_cache,
         progress=not args.no_progress,
     )
     print(json.dumps(summary, indent=2))
@@ -192,7 +198,8 @@ def _evaluate(args) -> int:
 
     scores = evaluate_model(args.model, args.dataset, args.data_dir, args.split, args.max_length, args.stride,
                             args.batch_size, args.limit, workers=args.workers, onnx=args.onnx, device=args.device,
-                            precision=_precision(args), compile=args.compile, entities_from=args.entities_from)
+                            precision=_precision(args), compile=args.compile, entities_from=args.entities_from,
+                            ocr_cache=args.ocr_cache)
     text = json.dumps(scores, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
