@@ -48,6 +48,24 @@ def sroie_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def rvl_cdip_kaggle_dir() -> Path:
+    """165 real RVL-CDIP pages (email, resume, scientific publication) with train.json / dev.json."""
+    return shared_data_path("rvl_cdip", "kaggle_3class_subset")
+
+
+@pytest.fixture(scope="session")
+def docvqa_smallval_dir() -> Path:
+    """3 real DocVQA validation pages and their 12 questions (val_v1.0.json, no OCR files)."""
+    return shared_data_path("docvqa", "smallval")
+
+
+@pytest.fixture(scope="session")
+def ocr_cache_dir(tmp_path_factory) -> Path:
+    """One OCR cache for the session: real pages are OCRed once per test run, never into ~/.cache."""
+    return tmp_path_factory.mktemp("ocr_cache")
+
+
+@pytest.fixture(scope="session")
 def bert_vocab_file() -> Path:
     return shared_data_path("tokenizers", "bert-base-uncased", "vocab.txt")
 

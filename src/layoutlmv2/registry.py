@@ -18,6 +18,7 @@ base (export only)          -                                              -
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Union
@@ -26,6 +27,9 @@ from torch import nn
 
 from . import data
 from .modeling import heads, model, relation_extraction
+from .preprocessing.ocr_cache import CachedOcr
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,7 @@ class DatasetSpec:
     layout: str  # what --data-dir holds, for error messages
     also: tuple[str, ...] = ()  # other tasks the same documents serve (their labels are not `labels`)
     languages: tuple[str, ...] = ()  # what --lang may choose (XFUND's seven); empty: one language
+    page_ocr: bool = False  # pages may need OCR: `load` takes ``ocr=`` (a `CachedOcr`)
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -99,10 +104,12 @@ DATASETS: dict[str, DatasetSpec] = {spec.name: spec for spec in (
                 lambda root, split: data.load_forms_vs_receipts(root / "funsd", root / "sroie", split),
                 "a folder holding funsd/ and sroie/ (a smoke test: a colour histogram separates them)"),
     DatasetSpec("rvl-cdip", "sequence-classification", data.RVL_CDIP_CLASSES, data.load_rvl_cdip,
-                "the RVL-CDIP root (labels/<split>.txt or <split>/<class>/ folders)"),
+                "the RVL-CDIP root (labels/<split>.txt, <split>.json of the Kaggle subset, or <split>/<class>/ "
+                "folders); words from Tesseract, cached", page_ocr=True),
     DatasetSpec("funsd-qa", "question-answering", None, data.load_funsd_qa, "the FUNSD root"),
     DatasetSpec("docvqa", "question-answering", None, data.load_docvqa_split,
-                "the DocVQA root (<split>/<split>_v1.0.json, images and ocr_results/)"),
+                "the DocVQA root (<split>/<split>_v1.0.json, images and ocr_results/; without OCR files, words "
+                "from Tesseract, cached), or the folder holding <split>_v1.0.json", page_ocr=True),
 )}
 
 
@@ -113,8 +120,14 @@ def dataset_spec(name: str) -> DatasetSpec:
     return DATASETS[name]
 
 
-def load_dataset(name: str, data_dir: Union[str, Path], split: str, lang: Optional[str] = None) -> list[data.Document]:
-    """Documents of one split of a data set named as on the command line (``lang``: XFUND's language)."""
+def load_dataset(name: str, data_dir: Union[str, Path], split: str, lang: Optional[str] = None,
+                 ocr_cache: Union[str, Path, None] = None, limit: Optional[int] = None) -> list[data.Document]:
+    """Documents of one split of a data set named as on the command line (``lang``: XFUND's language).
+
+    Data sets of page images only (``page_ocr``) get their words from Tesseract through a
+    `CachedOcr` in ``ocr_cache`` (default ``~/.cache/layoutlmv2/ocr``): a page is OCRed once, and
+    with ``limit`` only the first ``limit`` documents are read (and OCRed).
+    """
     spec = dataset_spec(name)
     if lang is not None and lang not in spec.languages:
         raise ValueError(f"--lang {lang!r}: {name} " + (f"has the languages {', '.join(spec.languages)}"
@@ -122,7 +135,15 @@ def load_dataset(name: str, data_dir: Union[str, Path], split: str, lang: Option
     folder = Path(data_dir)
     if not folder.exists():
         raise FileNotFoundError(f"--data-dir {folder} does not exist ({name} expects {spec.layout})")
-    documents = spec.load(folder, split, lang) if lang is not None else spec.load(folder, split)
+    if spec.page_ocr:
+        ocr = CachedOcr(ocr_cache)
+        documents = spec.load(folder, split, ocr=ocr, limit=limit)  # type: ignore[call-arg]
+        if ocr.misses or ocr.hits:
+            logger.info("%s %s: OCR cache %s: %d hits, %d pages OCRed", name, split, ocr.cache_dir, ocr.hits,
+                        ocr.misses)
+    else:
+        documents = spec.load(folder, split, lang) if lang is not None else spec.load(folder, split)
+        documents = documents[:limit]
     if not documents:
         raise ValueError(f"{name} {split}: no documents found in {folder}")
     return documents

@@ -28,6 +28,10 @@ TASK_CHOICES = registry.FINETUNING_TASKS
 DATASET_CHOICES = list(registry.DATASETS)
 
 
+OCR_CACHE_HELP = ("folder of cached Tesseract words for data sets of page images only (rvl-cdip, docvqa without "
+                  "OCR files); default $LAYOUTLMV2_OCR_CACHE or ~/.cache/layoutlmv2/ocr")
+
+
 def _train_parser(sub) -> None:
     p = sub.add_parser("train", help="fine-tune on a data set's train split, evaluating every epoch",
                        description="Fine-tune a LayoutLMv2 task head. The best model (by entity F1, accuracy "
@@ -71,6 +75,7 @@ def _train_parser(sub) -> None:
     p.add_argument("--eval-split", default="test", help="split evaluated each epoch ('none' to skip)")
     p.add_argument("--limit", type=int, help="use only the first N documents of each split")
     p.add_argument("--lang", help=LANG_HELP)
+    p.add_argument("--ocr-cache", metavar="DIR", help=OCR_CACHE_HELP)
     p.add_argument("--num-layers", type=int, help="keep only the first N text layers (quick runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.add_argument("--dataloader-workers", type=int, default=0,
@@ -158,6 +163,7 @@ def _evaluate_parser(sub) -> None:
     p.add_argument("--data-dir", required=True)
     p.add_argument("--split", default="test")
     p.add_argument("--lang", help=LANG_HELP)
+    p.add_argument("--ocr-cache", metavar="DIR", help=OCR_CACHE_HELP)
     p.add_argument("--max-length", type=int, default=512)
     p.add_argument("--stride", type=int, default=128)
     p.add_argument("--batch-size", type=int, default=8)
@@ -235,7 +241,7 @@ def _train(args) -> int:
         bias_lr_scale=args.bias_lr_scale,
         warmup_ratio=args.warmup_ratio, weight_decay=args.weight_decay, grad_accum=args.grad_accum,
         max_grad_norm=args.max_grad_norm, precision=_precision(args), device=args.device, compile=args.compile,
-        seed=args.seed, save_steps=args.save_steps,
+        seed=args.seed, save_steps=args.save_steps, ocr_cache=args.ocr_cache,
         progress=not args.no_progress, sync_batch_norm=args.sync_batch_norm,
         dataloader_workers=args.dataloader_workers,
     )
@@ -272,7 +278,7 @@ def _evaluate(args) -> int:
     scores = evaluate_model(args.model, args.dataset, args.data_dir, args.split, args.max_length, args.stride,
                             args.batch_size, args.limit, workers=args.workers, onnx=args.onnx, device=args.device,
                             precision=_precision(args), compile=args.compile, entities_from=args.entities_from,
-                            lang=args.lang)
+                            lang=args.lang, ocr_cache=args.ocr_cache)
     text = json.dumps(scores, indent=2)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")

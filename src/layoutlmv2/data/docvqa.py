@@ -1,7 +1,8 @@
 """DocVQA (Mathew et al., WACV 2021): extractive questions on UCSF industry documents.
 
-No copy of DocVQA is available in this project's environment, so this reader is written from
-the published format and tested only on a tiny hand-written fixture in that format.
+The full set is not available here; ``../shared/data/docvqa/smallval`` holds 3 real validation
+pages with their 12 questions in the official ``val_v1.0.json`` (no OCR files), and the reader
+is tested on them as well as on a tiny hand-written fixture of the published format.
 
 The release has, per split, an annotation file (``train_v1.0.json``, ``val_v1.0.json``,
 ``test_v1.0.json``) with ``{"dataset_name", "dataset_split", "dataset_version", "data": [...]}``;
@@ -21,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 from ..boxes import normalize_box
 from .document import Document, find_word_span, quad_to_box
@@ -57,12 +58,13 @@ def load_docvqa(
     annotations: Union[str, Path],
     ocr_dir: Union[str, Path, None] = None,
     image_root: Union[str, Path, None] = None,
+    ocr: Optional[Callable[[Path], tuple]] = None,
 ) -> list[Document]:
     """One Document per question, with the page's OCR words and, when answers exist, a span.
 
     ``image_root`` defaults to the annotation file's folder (``image`` paths are relative to
-    it) and ``ocr_dir`` to ``<image_root>/ocr_results``. Pages shared by several questions
-    are read once.
+    it) and ``ocr_dir`` to ``<image_root>/ocr_results``. A page without an OCR file there is
+    read by ``ocr`` (an error without it). Pages shared by several questions are read once.
     """
     annotations = Path(annotations)
     try:
@@ -84,10 +86,18 @@ def load_docvqa(
         stem = Path(image).stem
         if stem not in pages:
             ocr_path = ocr_dir / f"{stem}.json"
-            if not ocr_path.is_file():
-                raise ValueError(f"{annotations}: question {question_id} needs OCR file {ocr_path}")
-            pages[stem] = read_docvqa_ocr(ocr_path)
-        words, boxes, size = pages[stem]
+            if ocr_path.is_file():
+                pages[stem] = (*read_docvqa_ocr(ocr_path), "file")
+            elif ocr is not None:
+                image_path = image_root / image
+                if not image_path.is_file():
+                    raise ValueError(f"{annotations}: question {question_id}: no OCR file {ocr_path} and no image "
+                                     f"{image_path}")
+                pages[stem] = (*ocr(image_path), "engine")
+            else:
+                raise ValueError(f"{annotations}: question {question_id} needs OCR file {ocr_path} "
+                                 f"(or pass ocr= to read the page with an OCR engine)")
+        words, boxes, size, source = pages[stem]
         answers: Optional[list[str]] = [str(a) for a in item["answers"]] if "answers" in item else None
         span = _first_span(words, answers or [])
         documents.append(
@@ -106,6 +116,7 @@ def load_docvqa(
                     "ucsf_document_page_no": item.get("ucsf_document_page_no"),
                     "data_split": item.get("data_split", data.get("dataset_split")),
                     "answer_found": span is not None,
+                    "ocr": source,
                 },
             )
         )
@@ -120,13 +131,23 @@ def _first_span(words: list[str], answers: list[str]) -> Optional[tuple[int, int
     return None
 
 
-def load_docvqa_split(root: Union[str, Path], split: str) -> list[Document]:
-    """``<root>/<split>/<split>_v1.0.json`` (the release's name) or the only ``*.json`` there."""
+def load_docvqa_split(root: Union[str, Path], split: str,
+                      ocr: Optional[Callable[[Path], tuple]] = None, limit: Optional[int] = None) -> list[Document]:
+    """``<root>/<split>/<split>_v1.0.json`` (the release's name), ``<root>/<split>_v1.0.json`` (a split
+    folder itself, as ``smallval/``), or the only ``*.json`` in ``<root>/<split>``; the first ``limit`` questions."""
+    return _load_docvqa_split(root, split, ocr)[:limit]
+
+
+def _load_docvqa_split(root: Union[str, Path], split: str, ocr: Optional[Callable[[Path], tuple]]) -> list[Document]:
     folder = Path(root) / split
     named = folder / f"{split}_v1.0.json"
     if named.is_file():
-        return load_docvqa(named)
+        return load_docvqa(named, ocr=ocr)
+    beside = Path(root) / f"{split}_v1.0.json"
+    if beside.is_file():
+        return load_docvqa(beside, ocr=ocr)
     candidates = sorted(folder.glob("*.json"))
     if len(candidates) != 1:
-        raise FileNotFoundError(f"DocVQA: expected {named} or exactly one .json in {folder}, found {len(candidates)}")
-    return load_docvqa(candidates[0])
+        raise FileNotFoundError(f"DocVQA: expected {named}, {beside} or exactly one .json in {folder}, "
+                                f"found {len(candidates)}")
+    return load_docvqa(candidates[0], ocr=ocr)

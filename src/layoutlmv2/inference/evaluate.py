@@ -19,7 +19,8 @@ def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[st
                    max_length: int = 512, stride: int = 128, batch_size: int = 8, limit: Optional[int] = None,
                    bf16: bool = False, workers: int = 1, onnx: Optional[Union[str, Path]] = None,
                    device: str = "auto", precision: str = "auto", compile: bool = False,
-                   entities_from: Optional[Union[str, Path]] = None, lang: Optional[str] = None) -> dict[str, Any]:
+                   entities_from: Optional[Union[str, Path]] = None, lang: Optional[str] = None,
+                   ocr_cache: Optional[Union[str, Path]] = None) -> dict[str, Any]:
     """Score a fine-tuned model folder on one split; returns the metrics and the document count.
 
     ``lang``: the language of a multilingual data set (XFUND: de, es, fr, it, ja, pt, zh).
@@ -29,6 +30,9 @@ def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[st
     (`deployment.devices`; ``bf16=True`` is precision "bf16"), `compile`: ``torch.compile`` the model.
     `entities_from` (relation extraction): a token-classification folder whose predicted entities replace
     the annotated ones, scored end to end (`key_values.end_to_end_relation_scores`).
+    `ocr_cache`: the folder of cached Tesseract words for data sets of page images only (RVL-CDIP, DocVQA
+    without OCR files). Question answering also returns ``answers``: per question its id, the question,
+    the predicted answer and the reference answers.
     """
     check_workers(workers)  # before minutes of encoding
     placement, dtype = resolve_placement(device, precision, bf16, workers, onnx)
@@ -38,13 +42,18 @@ def evaluate_model(model_dir: Union[str, Path], dataset: str, data_dir: Union[st
     make_task(task.name, dataset)  # checks that the data set belongs to the model's task
     processor = load_processor(model_dir)
     model = load_inference_model(task, model_dir, processor, onnx, device=placement, compile=compile)
-    documents = load_dataset(dataset, data_dir, split, lang)[:limit]
+    documents = load_dataset(dataset, data_dir, split, lang, ocr_cache=ocr_cache, limit=limit)
     if entities_from is not None:
         return _end_to_end_relations(task, model, processor, documents, entities_from, dataset, split, max_length,
                                      stride, batch_size, placement, dtype, precision)
     encoded = task.encode(documents, processor.tokenizer, processor.image_processor, max_length, stride)
     outputs = task.window_outputs(model, encoded, batch_size, autocast=dtype, workers=workers)
-    scores = task.evaluate(documents, task.decode(documents, encoded, outputs))
+    predictions = task.decode(documents, encoded, outputs)
+    scores = task.evaluate(documents, predictions)
+    if task.name == "question-answering":
+        scores["answers"] = [{"id": document.id, "question": document.question, "answer": prediction.get("answer"),
+                              "score": prediction.get("score"), "references": document.answers}
+                             for document, prediction in zip(documents, predictions)]
     if encoded.stats:  # relation extraction: entities and links no window holds whole
         scores["windows"] = encoded.stats
     return {"dataset": dataset, "split": split, "documents": len(documents), "main_metric": registry.task_spec(task.name).main_metric,

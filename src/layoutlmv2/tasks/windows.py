@@ -311,7 +311,7 @@ def collate(windows: Sequence[Window], pages: Sequence[np.ndarray], pad_token_id
         out["labels"] = labels
     if "label" in first:
         out["labels"] = torch.tensor([w.targets["label"] for w in windows], dtype=torch.long)
-    if "start_positions" in first:
+    if all("start_positions" in w.targets for w in windows):  # DocVQA: questions whose answer OCR missed have none
         out["start_positions"] = torch.tensor([w.targets["start_positions"] for w in windows], dtype=torch.long)
         out["end_positions"] = torch.tensor([w.targets["end_positions"] for w in windows], dtype=torch.long)
     if "entities" in first:  # relation extraction: lists per window, as the head takes them

@@ -134,6 +134,7 @@ def finetune(
     lang: Optional[str] = None,
     resume: bool = False,
     config_overrides: Optional[dict[str, Any]] = None,
+    ocr_cache: Optional[Union[str, Path]] = None,
     **training: Any,
 ) -> dict[str, Any]:
     """Fine-tune on ``dataset``'s train split, evaluating on ``eval_split`` after each epoch.
@@ -141,7 +142,8 @@ def finetune(
     ``training`` holds `TrainingArguments` fields (epochs, batch_size, lr, device, precision,
     compile, ...). ``limit``
     keeps the first documents of each split (smoke runs); ``lang`` picks XFUND's language. Returns the trainer's summary plus
-    the final evaluation of the best model.
+    the final evaluation of the best model. ``ocr_cache``: the folder of cached Tesseract words for
+    data sets of page images only (RVL-CDIP, DocVQA without OCR files; default ``~/.cache/layoutlmv2/ocr``).
     """
     started = time.time()
     checked = TrainingArguments(output_dir=str(output_dir), **training)  # bad arguments fail before any loading
@@ -153,11 +155,11 @@ def finetune(
     apply_visual_mode(model, visual_mode)
     processor = _finetuning_processor(init_text_from, model_dir, image_size)
     train_docs, train = _encoded_split(task, dataset, data_dir, train_split, limit, processor, max_length, stride,
-                                       lang)
+                                       lang, ocr_cache)
     eval_docs = eval_data = None
     if eval_split:
         eval_docs, eval_data = _encoded_split(task, dataset, data_dir, eval_split, limit, processor, max_length,
-                                              stride, lang)
+                                              stride, lang, ocr_cache)
     logger.info("%s: %d train documents -> %d windows; %s documents -> %s windows", dataset, len(train_docs),
                 len(train), len(eval_docs or []), len(eval_data) if eval_data is not None else 0)
     recipe = dict(task=task_name, dataset=dataset, data_dir=str(data_dir), init_text_from=str(init_text_from),
@@ -200,9 +202,10 @@ def _finetuning_processor(init_text_from: Any, model_dir: Any, image_size: int) 
 
 
 def _encoded_split(task: Any, dataset: str, data_dir: Any, split: str, limit: Optional[int],
-                   processor: LayoutLMv2Processor, max_length: int, stride: int, lang: Optional[str] = None) -> tuple:
+                   processor: LayoutLMv2Processor, max_length: int, stride: int, lang: Optional[str] = None,
+                   ocr_cache: Optional[Union[str, Path]] = None) -> tuple:
     """(documents, encoded windows) of one split, the first ``limit`` documents when given."""
-    documents = load_dataset(dataset, data_dir, split, lang)[:limit]
+    documents = load_dataset(dataset, data_dir, split, lang, ocr_cache=ocr_cache, limit=limit)
     return documents, task.encode(documents, processor.tokenizer, processor.image_processor, max_length, stride)
 
 
