@@ -69,6 +69,8 @@ def main() -> None:
                         "$LAYOUTLMV2_OCR_CACHE or ~/.cache/layoutlmv2/ocr")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads; on a shared, oversubscribed CPU one thread was 2-3x faster than two")
+    parser.add_argument("--group-by-length", action="store_true",
+                        help="batches of windows of similar length (less padding, a faster epoch)")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--results", default=None, help="results JSON (default benchmarks/results/finetune_<dataset>.json)")
     args = parser.parse_args()
@@ -82,13 +84,13 @@ def main() -> None:
         layout_init=args.layout_init, label_smoothing=args.label_smoothing, limit=args.limit, resume=args.resume,
         eval_split=None if args.eval_split.lower() == "none" else args.eval_split, ocr_cache=args.ocr_cache,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_lr_scale=args.new_lr_scale,
-        bias_lr_scale=args.bias_lr_scale,
+        bias_lr_scale=args.bias_lr_scale, group_by_length=args.group_by_length,
         warmup_ratio=args.warmup_ratio, seed=args.seed, progress=False, logging_steps=10,
     )
     history = [json.loads(line) for line in (Path(args.output) / "metrics.jsonl").read_text().splitlines() if line]
     result = {
         "command": "PYTHONPATH=src python benchmarks/finetune.py " + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
+            f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}") for k, v in vars(args).items()
             if v not in (None, False) and k not in ("results",)),
         "best_model": str(Path(args.output) / "best"),
         "summary": summary,

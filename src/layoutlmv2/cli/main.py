@@ -78,6 +78,8 @@ def _train_parser(sub) -> None:
     p.add_argument("--ocr-cache", metavar="DIR", help=OCR_CACHE_HELP)
     p.add_argument("--num-layers", type=int, help="keep only the first N text layers (quick runs)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.add_argument("--group-by-length", action="store_true",
+                   help="batches of windows of similar length: less padding, a faster epoch")
     p.add_argument("--dataloader-workers", type=int, default=0,
                    help="processes that collate the next batches while the model trains (0: in the training process)")
     p.add_argument("--sync-batch-norm", action="store_true",
@@ -243,7 +245,7 @@ def _train(args) -> int:
         max_grad_norm=args.max_grad_norm, precision=_precision(args), device=args.device, compile=args.compile,
         seed=args.seed, save_steps=args.save_steps, ocr_cache=args.ocr_cache,
         progress=not args.no_progress, sync_batch_norm=args.sync_batch_norm,
-        dataloader_workers=args.dataloader_workers,
+        dataloader_workers=args.dataloader_workers, group_by_length=args.group_by_length,
     )
     print(json.dumps(summary, indent=2))
     return 0

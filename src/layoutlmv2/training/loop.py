@@ -9,6 +9,8 @@ What it does, and why:
   attention-logit offset that must grow from 0 to a few units to matter, while Adam moves a
   parameter by about its learning rate per step (5e-4 x 1000 steps is at most 0.5).
   No weight decay on biases, layer norms and the 1-D/2-D tables.
+* ``group_by_length``: each batch holds windows of similar length (`training.length_grouping`),
+  so little of it is padding.
 * Linear warmup over ``warmup_ratio`` of the optimizer steps, then linear decay to 0.
 * Gradient accumulation (``grad_accum`` micro-batches per step), gradient-norm clipping.
 * ``device`` (auto: CUDA, else MPS, else CPU) and ``precision`` (`deployment.devices`): fp32,
@@ -51,6 +53,7 @@ from ..deployment.devices import autocast, grad_scaler, move_batch, resolve_devi
 from ..tasks.windows import Encoded, collate
 from ..tasks.definitions import Task
 from .distributed import distributed_context, shard
+from .length_grouping import length_grouped_order
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +89,7 @@ class TrainingArguments:
     eval_each_epoch: bool = True
     progress: bool = True
     dataloader_workers: int = 0  # processes collating the next batches while the model trains (0: in line)
+    group_by_length: bool = False  # batches of windows of similar length (`training.length_grouping`)
     sync_batch_norm: bool = False  # under torchrun: train the visual batch norms as SyncBatchNorm (GPUs)
     extra: dict[str, Any] = field(default_factory=dict)  # recorded as is (model/data options)
 
@@ -268,6 +272,9 @@ class Trainer:
         """This rank's windows for ``epoch``: its share of one random order that every rank draws alike."""
         generator = torch.Generator().manual_seed(self.args.seed + epoch)
         order = torch.randperm(len(self.train_data), generator=generator).tolist()
+        if self.args.group_by_length:
+            lengths = [len(window.input_ids) for window in self.train_data.windows]
+            order = length_grouped_order(order, lengths, self.args.batch_size * self.dist.world_size, generator)
         return shard(order, self.dist.rank, self.dist.world_size)
 
     def batch_collator(self) -> Callable[[tuple[int, Sequence[int]]], dict[str, Any]]:
