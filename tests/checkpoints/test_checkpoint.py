@@ -154,6 +154,29 @@ def test_base_checkpoint_into_question_answering_reports_the_visual_segment_embe
     assert 0 < float(model.layoutlmv2.visual_segment_embedding.detach().abs().max()) < 0.2
 
 
+def test_one_tasks_checkpoint_into_another_tasks_head_keeps_the_base_with_one_message(small_folders, caplog):
+    """Entity labelling -> QA (a two-stage recipe): the base model loads, the other head is dropped."""
+    with caplog.at_level(logging.WARNING, logger="layoutlmv2.checkpoints.io"):
+        model, info = layoutlmv2.LayoutLMv2ForQuestionAnswering.from_pretrained(
+            small_folders["LayoutLMv2ForTokenClassification"], output_loading_info=True)
+    assert sorted(info["newly_initialized_keys"]) == [
+        "layoutlmv2.visual_segment_embedding", "qa_outputs.bias", "qa_outputs.weight"]
+    assert info["missing_keys"] == [] and info["unexpected_keys"] == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "task checkpoint" in warnings[0] and "classifier.weight" in warnings[0]
+    expected = seeded_original("small_r50_32x4d_token_classification")
+    for key, value in model.layoutlmv2.state_dict().items():
+        if key != "visual_segment_embedding":
+            assert torch.equal(value, expected["layoutlmv2." + our_key_to_original(key)]), key
+
+
+def test_a_head_checkpoint_missing_its_own_head_is_still_refused(small_folders, tmp_path):
+    folder = _copy_with(small_folders["LayoutLMv2ForQuestionAnswering"], tmp_path,
+                        lambda s: s.pop("qa_outputs.weight"))
+    with pytest.raises(ValueError, match=r"missing 1 key \(qa_outputs.weight\)"):
+        layoutlmv2.LayoutLMv2ForQuestionAnswering.from_pretrained(folder)
+
+
 # --------------------------------------------------------------------------- save / load
 @pytest.mark.parametrize("max_shard_size", ["5GB", "50MB"])
 def test_save_pretrained_round_trips_bit_exactly(small_folders, tmp_path, max_shard_size):

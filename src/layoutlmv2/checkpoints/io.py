@@ -217,9 +217,13 @@ def _fit_prefix(state: Dict[str, torch.Tensor], expected: Mapping[str, Sequence[
     by_design: set = set()
     model_pretrains = any(k.startswith(PRETRAINING_PREFIX) for k in expected)
     checkpoint_pretrains = any(k.startswith(PRETRAINING_PREFIX) for k in state)
-    if model_has_prefix and checkpoint_has_prefix and model_pretrains != checkpoint_pretrains:
-        # pre-training checkpoint -> task head, or task checkpoint -> pre-training model: the base
-        # model loads, the other class's heads are dropped and this class's start fresh (one message)
+    model_head = {k for k in expected if not k.startswith(BASE_PREFIX)}
+    checkpoint_head = {k for k in state if not k.startswith(BASE_PREFIX)}
+    other_head = bool(model_head and checkpoint_head) and not model_head & checkpoint_head
+    if model_has_prefix and checkpoint_has_prefix and (model_pretrains != checkpoint_pretrains or other_head):
+        # pre-training checkpoint -> task head, task checkpoint -> pre-training model, or one task's
+        # checkpoint -> another task's head (entity labelling -> QA): the base model loads, the other
+        # class's heads are dropped and this class's start fresh (one message)
         dropped = sorted(k for k in state if not k.startswith(BASE_PREFIX))
         state = {k: v for k, v in state.items() if k.startswith(BASE_PREFIX)}
         by_design.update(k for k in expected if not k.startswith(BASE_PREFIX))
