@@ -32,17 +32,8 @@ OCR_CACHE_HELP = ("folder of cached Tesseract words for data sets of page images
                   "OCR files); default $LAYOUTLMV2_OCR_CACHE or ~/.cache/layoutlmv2/ocr")
 
 
-def _train_parser(sub) -> None:
-    p = sub.add_parser("train", help="fine-tune on a data set's train split, evaluating every epoch",
-                       description="Fine-tune a LayoutLMv2 task head. The best model (by entity F1, accuracy "
-                                   "or ANLS on --eval-split) is saved in OUTPUT/best.")
-    p.add_argument("--task", required=True, choices=TASK_CHOICES)
-    p.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
-    p.add_argument("--data-dir", required=True, help="the data set root (forms-vs-receipts: a folder with funsd/ and sroie/)")
-    start = p.add_mutually_exclusive_group(required=True)
-    start.add_argument("--model", help="a LayoutLMv2 model folder to continue from")
-    start.add_argument("--init-text-from", help="a BERT-family folder (config.json + weights + vocab.txt) for the text stream")
-    p.add_argument("--output", required=True, help="run folder: checkpoints, best/, metrics.jsonl, curves.png")
+def _optimizer_flags(p) -> None:
+    """Epochs, batch size, learning rates and the other optimizer settings (train and pretrain)."""
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--lr", type=float, default=5e-5, help="learning rate of pre-trained weights")
@@ -54,6 +45,20 @@ def _train_parser(sub) -> None:
     p.add_argument("--weight-decay", type=float, default=0.01)
     p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
     p.add_argument("--max-grad-norm", type=float, default=1.0, help="gradient clipping (0: off)")
+
+
+def _train_parser(sub) -> None:
+    p = sub.add_parser("train", help="fine-tune on a data set's train split, evaluating every epoch",
+                       description="Fine-tune a LayoutLMv2 task head. The best model (by entity F1, accuracy "
+                                   "or ANLS on --eval-split) is saved in OUTPUT/best.")
+    p.add_argument("--task", required=True, choices=TASK_CHOICES)
+    p.add_argument("--dataset", required=True, choices=DATASET_CHOICES)
+    p.add_argument("--data-dir", required=True, help="the data set root (forms-vs-receipts: a folder with funsd/ and sroie/)")
+    start = p.add_mutually_exclusive_group(required=True)
+    start.add_argument("--model", help="a LayoutLMv2 model folder to continue from")
+    start.add_argument("--init-text-from", help="a BERT-family folder (config.json + weights + vocab.txt) for the text stream")
+    p.add_argument("--output", required=True, help="run folder: checkpoints, best/, metrics.jsonl, curves.png")
+    _optimizer_flags(p)
     p.add_argument("--bf16", action="store_true", help="bfloat16 autocast (the same as --precision bf16)")
     _device_flags(p)
     p.add_argument("--seed", type=int, default=42)
@@ -102,16 +107,8 @@ def _pretrain_parser(sub) -> None:
     p.add_argument("--cache-dir", help="where the OCR results are cached (default: OUTPUT/ocr-cache)")
     p.add_argument("--ocr", default="tesseract", choices=sorted(OCR_ENGINES))
     p.add_argument("--ocr-lang", help="Tesseract language(s), e.g. deu or eng+deu")
-    p.add_argument("--epochs", type=int, default=10)
+    _optimizer_flags(p)
     p.add_argument("--max-steps", type=int, default=0, help="stop after N optimizer steps (0: all epochs)")
-    p.add_argument("--batch-size", type=int, default=4)
-    p.add_argument("--lr", type=float, default=5e-5, help="learning rate of pre-trained weights")
-    p.add_argument("--new-lr-scale", type=float, default=1.0, help="learning-rate multiplier for fresh weights")
-    p.add_argument("--bias-lr-scale", type=float, default=1.0)
-    p.add_argument("--warmup-ratio", type=float, default=0.1)
-    p.add_argument("--weight-decay", type=float, default=0.01)
-    p.add_argument("--grad-accum", type=int, default=1, help="micro-batches per optimizer step")
-    p.add_argument("--max-grad-norm", type=float, default=1.0)
     _device_flags(p)
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--max-length", type=int, default=512)
