@@ -224,9 +224,9 @@ def _fit_prefix(state: Dict[str, torch.Tensor], expected: Mapping[str, Sequence[
         # pre-training checkpoint -> task head, task checkpoint -> pre-training model, or one task's
         # checkpoint -> another task's head (entity labelling -> QA): the base model loads, the other
         # class's heads are dropped and this class's start fresh (one message)
-        dropped = sorted(k for k in state if not k.startswith(BASE_PREFIX))
+        dropped = sorted(checkpoint_head)
         state = {k: v for k, v in state.items() if k.startswith(BASE_PREFIX)}
-        by_design.update(k for k in expected if not k.startswith(BASE_PREFIX))
+        by_design.update(model_head)
         kind = "pre-training" if checkpoint_pretrains else "task"
         if dropped:
             logger.warning("%s: loading a %s checkpoint into %s: its %s head weights (%s) are dropped; "
@@ -238,14 +238,14 @@ def _fit_prefix(state: Dict[str, torch.Tensor], expected: Mapping[str, Sequence[
         info.dropped_keys.update({k: f"{kind} head weights, not part of {model_name}" for k in dropped})
         return state, by_design, True
     if checkpoint_has_prefix and not model_has_prefix:  # task checkpoint -> bare model
-        head_keys = sorted(k for k in state if not k.startswith(BASE_PREFIX))
+        head_keys = sorted(checkpoint_head)
         state = {k[len(BASE_PREFIX):]: v for k, v in state.items() if k.startswith(BASE_PREFIX)}
         if head_keys:
             logger.info("%s: %s of the task head not used by %s", source, describe_keys(head_keys), model_name)
             info.dropped_keys.update({k: "task head weights, not part of the bare model" for k in head_keys})
     elif model_has_prefix and not checkpoint_has_prefix:  # bare checkpoint -> task model
         state = {BASE_PREFIX + k: v for k, v in state.items()}
-        by_design.update(k for k in expected if not k.startswith(BASE_PREFIX))
+        by_design.update(model_head)
     return state, by_design, False
 
 
