@@ -7,16 +7,13 @@ the pairs share a page, so the model must read the question to tell their answer
 """
 
 import pytest
-import torch
 
-from small_models import small_config
+from overfitting import overfit
 from layoutlmv2 import LayoutLMv2ForQuestionAnswering
 from layoutlmv2.data import load_funsd_qa
 from layoutlmv2.preprocessing.image_processing import LayoutLMv2ImageProcessor
 from layoutlmv2.preprocessing.tokenization_fast import LayoutLMv2TokenizerFast
 from layoutlmv2.tasks.definitions import make_task
-from layoutlmv2.tasks.windows import collate
-from layoutlmv2.training.recipe import apply_visual_mode
 
 pytestmark = [pytest.mark.data, pytest.mark.usefixtures("one_thread")]
 
@@ -34,23 +31,8 @@ def test_a_tiny_model_overfits_six_funsd_qa_pairs_to_exact_match_1(funsd_dir, be
     task = make_task("question-answering", "funsd-qa")
     encoded = task.encode(documents, tokenizer, image_processor, max_length=512, stride=128)
     assert len(encoded.windows) == 6 and all(w.targets["start_positions"] > 0 for w in encoded.windows)
-    torch.manual_seed(0)
-    model = LayoutLMv2ForQuestionAnswering(small_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
-    apply_visual_mode(model, "zero")
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    batch = collate(encoded.windows, encoded.pages)
-    scores, predictions = {}, []
-    for step in range(1, 401):
-        model.train()
-        loss = task.loss(model(**task.model_inputs(batch)), batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if step % 25 == 0:
-            predictions = task.decode(documents, encoded, task.window_outputs(model, encoded))
-            scores = task.evaluate(documents, predictions)
-            if scores["exact_match"] == 1.0:
-                break
-    assert scores["exact_match"] == 1.0, f"{scores} after {step} steps (loss {loss.item():.4f})"
+    scores, predictions, step, loss = overfit(LayoutLMv2ForQuestionAnswering, task, documents, encoded,
+                                              "exact_match", steps=400, every=25)
+    assert scores["exact_match"] == 1.0, f"{scores} after {step} steps (loss {loss:.4f})"
     assert [p["span"] for p in predictions] == [list(d.answer_span) for d in documents]
     assert [p["answer"] for p in predictions] == [d.answers[0] for d in documents]

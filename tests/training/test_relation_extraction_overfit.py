@@ -5,16 +5,14 @@ the text model's normal(0.02) instead of He initialisation it took 275 steps ins
 """
 
 import pytest
-import torch
 
-from small_models import small_config
+from overfitting import overfit
 from layoutlmv2 import LayoutLMv2ForRelationExtraction
 from layoutlmv2.data import load_funsd
 from layoutlmv2.preprocessing.image_processing import LayoutLMv2ImageProcessor
 from layoutlmv2.preprocessing.tokenization_fast import LayoutLMv2TokenizerFast
 from layoutlmv2.tasks.definitions import make_task
-from layoutlmv2.tasks.windows import collate, document_relations
-from layoutlmv2.training.recipe import apply_visual_mode
+from layoutlmv2.tasks.windows import document_relations
 
 pytestmark = [pytest.mark.data, pytest.mark.usefixtures("one_thread")]
 
@@ -28,23 +26,8 @@ def test_a_tiny_model_overfits_the_links_of_two_funsd_pages(funsd_dir, bert_voca
     image_processor = LayoutLMv2ImageProcessor(apply_ocr=False, size={"height": 32, "width": 32})
     task = make_task("relation-extraction", "funsd")
     encoded = task.encode(documents, tokenizer, image_processor, max_length=512, stride=128)
-    torch.manual_seed(0)
-    model = LayoutLMv2ForRelationExtraction(small_config(hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0))
-    apply_visual_mode(model, "zero")
-    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3e-3)
-    batch = collate(encoded.windows, encoded.pages)
-    f1 = 0.0
-    for step in range(1, 61):
-        model.train()
-        loss = task.loss(model(**task.model_inputs(batch)), batch)
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        if step % 10 == 0:
-            outputs = task.window_outputs(model, encoded)
-            scores = task.evaluate(documents, task.decode(documents, encoded, outputs))
-            f1 = scores["relation_f1"]
-            if f1 == 1.0:
-                break
-    assert f1 == 1.0, f"F1 {f1} after {step} steps (loss {loss.item():.4f})"
+    scores, _, step, loss = overfit(LayoutLMv2ForRelationExtraction, task, documents, encoded, "relation_f1",
+                                    steps=60, every=10)
+    f1 = scores["relation_f1"]
+    assert f1 == 1.0, f"F1 {f1} after {step} steps (loss {loss:.4f})"
     assert scores["relation_tp"] == 12 and scores["relation_fp"] == 0
