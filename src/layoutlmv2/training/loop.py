@@ -440,11 +440,13 @@ class Trainer:
             self._run_epochs(bar)
         finally:
             bar.close()
-            for stale in self.output.glob("*.tmp"):
-                shutil.rmtree(stale, ignore_errors=True)
+            if self.dist.is_main:  # only rank 0 saves; another rank cleaning here would race its writes
+                for stale in self.output.glob("*.tmp"):
+                    shutil.rmtree(stale, ignore_errors=True)
         if self.eval_data is None or not self.args.eval_each_epoch or not (self.output / "best").exists():
             self.save_best()  # nothing to select on (or stopped mid-epoch before any evaluation)
         self.plot()
+        self.dist.barrier()  # every rank returns once rank 0's saves are complete
         return self._write_summary(time.time() - started)
 
     def _prepare_output(self, resume: bool) -> None:
