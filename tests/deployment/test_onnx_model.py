@@ -122,6 +122,15 @@ def test_call_fills_mask_and_token_types_and_casts_the_image(exported):
     assert float((got["logits"] - expected).abs().max()) < 1e-4
 
 
+def test_the_memory_arena_is_off_unless_asked_for(exported):
+    model, path = exported  # the arena keeps the largest batch's activations for the session's life
+    inputs = example_inputs(model.config, 2, 12, image_size=IMAGE_SIZE, seed=4)
+    default, arena = OnnxModel(path, threads=1), OnnxModel(path, threads=1, memory_arena=True)
+    assert default.session().get_session_options().enable_cpu_mem_arena is False
+    assert arena.session().get_session_options().enable_cpu_mem_arena is True
+    assert torch.equal(default(**inputs)["logits"], arena(**inputs)["logits"])
+
+
 def test_bad_use_names_the_problem(exported, tmp_path):
     model, path = exported
     onnx_model = OnnxModel(path)
