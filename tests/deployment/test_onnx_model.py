@@ -7,6 +7,7 @@ import torch
 
 from layoutlmv2.deployment.batching import predict
 from layoutlmv2.deployment.onnx_export import to_onnx
+from layoutlmv2.deployment.onnx_io import INPUT_NAMES
 from layoutlmv2.modeling.example_inputs import example_inputs
 
 from small_models import seeded_model
@@ -158,7 +159,7 @@ def token_folder_and_onnx(tmp_path_factory):
     from layoutlmv2.data import FUNSD_LABELS
     from layoutlmv2.cli.export import processor_image_size
 
-    from test_predict import save_tiny
+    from small_models import save_tiny
 
     folder = save_tiny(tmp_path_factory.mktemp("token"), LayoutLMv2ForTokenClassification, "token-classification",
                        FUNSD_LABELS)
@@ -214,8 +215,27 @@ def test_an_exported_file_of_another_model_is_refused_by_name(token_folder_and_o
     _, path_64px = exported
     with pytest.raises(ValueError, match=r"takes images of shape \(3, 64, 64\); the processor makes \(3, 32, 32\)"):
         Predictor(folder, onnx=path_64px)
-    sequence = to_onnx(seeded_model("LayoutLMv2ForSequenceClassification"), tmp_path / "seq.onnx", image_size=32)
+    sequence = _graph_with_a_sequence_classifiers_outputs(tmp_path / "seq.onnx", image_size=32)
     with pytest.raises(ValueError, match=r"returns \('logits',\) of ranks \(2,\); a LayoutLMv2ForTokenClassification"):
         Predictor(folder, onnx=sequence)
     with pytest.raises(ValueError, match="bf16 autocast applies to the PyTorch model"):
         evaluate_model(folder, "funsd", "unused", bf16=True, onnx=sequence)
+
+
+def _graph_with_a_sequence_classifiers_outputs(path, image_size):
+    """A small hand-built graph with the exported inputs and a sequence classifier's output
+    (`logits`, rank 2): what the check reads, without exporting a second model (~20 s)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    int64 = {"input_ids": ["batch", "seq"], "bbox": ["batch", "seq", 4], "attention_mask": ["batch", "seq"],
+             "token_type_ids": ["batch", "seq"]}
+    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, ["batch", 3, image_size, image_size])
+              if name == "image" else helper.make_tensor_value_info(name, TensorProto.INT64, int64[name])
+              for name in INPUT_NAMES]
+    axes = helper.make_tensor("axes", TensorProto.INT64, [2], [2, 3])
+    node = helper.make_node("ReduceSum", ["image", "axes"], ["logits"], keepdims=0)
+    output = helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", 3])
+    graph = helper.make_graph([node], "sequence_outputs", inputs, [output], initializer=[axes])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
+    return path
