@@ -97,10 +97,13 @@ POSITIVE_INT_FIELDS = ("vocab_size", "hidden_size", "num_hidden_layers", "num_at
                        "max_position_embeddings", "type_vocab_size", "max_2d_position_embeddings", "max_rel_pos",
                        "rel_pos_bins", "max_rel_2d_pos", "rel_2d_pos_bins", "coordinate_size", "shape_size")
 PROBABILITY_FIELDS = ("hidden_dropout_prob", "attention_probs_dropout_prob")
-BOOL_FIELDS = ("has_relative_attention_bias", "has_spatial_attention_bias", "has_visual_segment_embedding", "fast_qkv")
+BOOL_FIELDS = ("has_relative_attention_bias", "has_spatial_attention_bias", "has_visual_segment_embedding", "fast_qkv",
+               "relation_pair_geometry")
 
-# Fields every transformers config has; config.json leaves them out while they hold these values.
+# Fields every transformers config has, and ours that the original has not; config.json leaves them
+# out while they hold these values (a published config.json is written back key for key).
 _GENERIC_DEFAULTS: Dict[str, Any] = {
+    "relation_pair_geometry": False,
     "problem_type": None,
     "output_hidden_states": False,
     "output_attentions": False,
@@ -162,6 +165,7 @@ class LayoutLMv2Config:
         has_spatial_attention_bias: bool = True,
         has_visual_segment_embedding: bool = False,
         detectron2_config_args: Optional[Dict[str, Any]] = None,
+        relation_pair_geometry: bool = False,
         num_labels: Optional[int] = None,
         id2label: Optional[Dict[Any, str]] = None,
         label2id: Optional[Dict[str, int]] = None,
@@ -203,6 +207,8 @@ class LayoutLMv2Config:
         self.detectron2_config_args = copy.deepcopy(
             DEFAULT_DETECTRON2_CONFIG if detectron2_config_args is None else detectron2_config_args
         )
+        # LayoutLMv2ForRelationExtraction only: a box-pair score next to the biaffine one (ours, not layoutlmft's)
+        self.relation_pair_geometry = relation_pair_geometry
         self.problem_type = problem_type
         self.output_hidden_states = output_hidden_states
         self.output_attentions = output_attentions

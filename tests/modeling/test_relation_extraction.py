@@ -218,3 +218,60 @@ def test_the_projections_start_from_he_initialisation_also_when_loaded_without_t
     model.layoutlmv2.save_pretrained(tmp_path / "base")
     loaded = LayoutLMv2ForRelationExtraction.from_pretrained(tmp_path / "base")
     assert loaded.extractor.ffnn_tail[0].weight.std().item() == pytest.approx((2 / 512) ** 0.5, rel=0.05)
+
+
+def explicit_geometry_logit(geometry, head_box, tail_box):
+    """The box features of `pair_features` written out for one pair (tenths of the page), then the MLP."""
+    q, a = [v / 100 for v in head_box], [v / 100 for v in tail_box]
+    centre = lambda b: ((b[0] + b[2]) / 2, (b[1] + b[3]) / 2)  # noqa: E731
+    (qx, qy), (ax, ay) = centre(q), centre(a)
+    features = [a[i] - q[i] for i in range(4)] + [ax - qx, ay - qy, a[0] - q[2], a[1] - q[3]] + q + a
+    first, second = geometry.mlp[0], geometry.mlp[2]
+    x = torch.tensor(features)
+    return second.weight @ torch.relu(first.weight @ x + first.bias) + second.bias
+
+
+def test_pair_geometry_adds_a_score_of_the_two_boxes():
+    torch.manual_seed(4)
+    model = LayoutLMv2ForRelationExtraction(small_config(hidden_dropout_prob=0.0, relation_pair_geometry=True)).eval()
+    plain = LayoutLMv2ForRelationExtraction(small_config(hidden_dropout_prob=0.0)).eval()
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if ".pair_geometry." not in k})
+    assert not hasattr(plain.extractor, "pair_geometry")
+    inputs = random_inputs(batch=2, length=LENGTH)
+    with torch.no_grad():
+        out = model(**inputs, entities=ENTITIES)
+        base = plain(**inputs, entities=ENTITIES)
+    bbox = inputs["bbox"].tolist()
+    for b, entities in enumerate(ENTITIES):
+        def box(k):
+            span = bbox[b][entities["start"][k]:entities["end"][k]]
+            return [min(t[0] for t in span), min(t[1] for t in span), max(t[2] for t in span), max(t[3] for t in span)]
+
+        for row, (i, j) in enumerate(zip(out.candidates[b]["head"], out.candidates[b]["tail"])):
+            with torch.no_grad():
+                expected = base.pair_logits[b][row] + explicit_geometry_logit(model.extractor.pair_geometry, box(i), box(j))
+            torch.testing.assert_close(out.pair_logits[b][row], expected, atol=1e-5, rtol=1e-5)
+
+
+def test_pair_geometry_learns_saves_and_loads(tmp_path):
+    torch.manual_seed(5)
+    model = LayoutLMv2ForRelationExtraction(small_config(relation_pair_geometry=True)).train()
+    model(**random_inputs(batch=2, length=LENGTH), entities=ENTITIES, relations=RELATIONS).loss.backward()
+    for name, parameter in model.extractor.pair_geometry.named_parameters():
+        assert parameter.grad is not None and parameter.grad.abs().sum() > 0, name
+    model.save_pretrained(tmp_path / "re")
+    loaded, info = LayoutLMv2ForRelationExtraction.from_pretrained(tmp_path / "re", output_loading_info=True)
+    assert loaded.config.relation_pair_geometry is True and info["newly_initialized_keys"] == []
+    torch.testing.assert_close(loaded.extractor.pair_geometry.mlp[0].weight, model.extractor.pair_geometry.mlp[0].weight)
+    # a layoutlmft checkpoint (no geometry) into a model with it: refused by name, unless strict=False
+    state, config = layoutlmft_state_dict()
+    folder = tmp_path / "layoutlmft-re"
+    folder.mkdir()
+    torch.save(state, folder / "pytorch_model.bin")
+    (folder / "config.json").write_text(json.dumps({**config, "architectures": ["LayoutLMv2ForRelationExtraction"]}))
+    with pytest.raises(ValueError, match=r"missing 4 keys \(extractor\.pair_geometry\.mlp\.0\.weight"):
+        LayoutLMv2ForRelationExtraction.from_pretrained(folder, relation_pair_geometry=True)
+    _, info = LayoutLMv2ForRelationExtraction.from_pretrained(folder, relation_pair_geometry=True, strict=False,
+                                                              output_loading_info=True)
+    assert sorted(info["missing_keys"]) == sorted(
+        f"extractor.pair_geometry.mlp.{i}.{p}" for i in (0, 2) for p in ("weight", "bias"))

@@ -75,6 +75,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--layout-init", choices=["sinusoidal", "random"], default="sinusoidal",
                    help="start of the x/y/h/w tables with --init-text-from")
     p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--relation-geometry", action="store_true",
+                   help="relation extraction: also score each (key, value) pair from the two boxes "
+                        "(config.relation_pair_geometry; see LayoutLMv2ForRelationExtraction)")
     p.add_argument("--save-steps", type=int, default=0, help="also checkpoint every N optimizer steps")
     p.add_argument("--resume", action="store_true", help="continue from the newest checkpoint in --output")
     p.add_argument("--eval-split", default="test", help="split evaluated each epoch ('none' to skip)")
@@ -243,6 +246,7 @@ def _train(args) -> int:
         seed=args.seed, save_steps=args.save_steps, ocr_cache=args.ocr_cache,
         progress=not args.no_progress, sync_batch_norm=args.sync_batch_norm,
         dataloader_workers=args.dataloader_workers, group_by_length=args.group_by_length,
+        config_overrides={"relation_pair_geometry": True} if args.relation_geometry else None,
     )
     print(json.dumps(summary, indent=2))
     return 0

@@ -103,9 +103,9 @@ def build_model(task: Task, init_text_from: Optional[Union[str, Path]] = None,
 
     if "LayoutLMv2ForPreTraining" in (LayoutLMv2Config.from_pretrained(model_dir).architectures or []):
         # a `layoutlmv2 pretrain` folder: its base model, this task's labels, a fresh head
-        model = task.model_class.from_pretrained(model_dir, **task.config_labels())
+        model = task.model_class.from_pretrained(model_dir, **task.config_labels(), **(config_overrides or {}))
     else:
-        model = task.model_class.from_pretrained(model_dir)
+        model = task.model_class.from_pretrained(model_dir, **(config_overrides or {}))
     if task.labels is not None and [model.config.id2label[i] for i in range(model.config.num_labels)] != task.labels:
         raise ValueError(f"{model_dir} predicts {list(model.config.id2label.values())}, the data set has {task.labels}")
     model.config.finetuning_task = task.name
@@ -165,7 +165,8 @@ def finetune(
     recipe = dict(task=task_name, dataset=dataset, data_dir=str(data_dir), init_text_from=str(init_text_from),
                   model_dir=str(model_dir), max_length=max_length, stride=stride, image_size=image_size,
                   visual_mode=visual_mode, backbone_depth=backbone_depth, layout_init=layout_init,
-                  label_smoothing=label_smoothing, num_layers=num_layers, limit=limit, lang=lang)
+                  label_smoothing=label_smoothing, num_layers=num_layers, limit=limit, lang=lang,
+                  config_overrides=config_overrides)
     args = TrainingArguments(output_dir=str(output_dir), extra=recipe, **training)
     trainer = Trainer(model, task, args, train, eval_data, eval_docs, pretrained,
                       save_extra=lambda folder: processor_for_pages(processor).save_pretrained(folder))
