@@ -5,7 +5,8 @@ and peak memory, against the transformers recipe measured in the same run.
   image processor; test-only dependency, no detectron2 needed) feeding our full-size model the
   reference's way: one page at a time, padded to 512 tokens, eager attention, ``torch.no_grad``;
 - ours: `layoutlmv2.pipeline("token-classification")`: OCR on a thread pool ahead of the model,
-  length-sorted batches without padding, SDPA (``--onnx FILE`` adds ONNX Runtime rows);
+  length-sorted batches without padding, SDPA (``--onnx FILE [FILE ...]`` adds a row of ONNX Runtime
+  per exported file of the cached model folder, e.g. fp32 and int8 from `layoutlmv2-export`);
 - memory over a long PDF: RSS after each page of the 16-page PDF of ../shared/data/pdfs, streamed.
 
 Each variant runs in its own process, so its peak RSS (VmHWM) is its own. The model is the
@@ -110,12 +111,12 @@ def run_ours(files: list[str], onnx: str | None = None, batch_size: int = 4) -> 
     return {"seconds": seconds, "peak_rss_mb": peak_rss() / 2 ** 20, "pages": pages}
 
 
-def run_long_pdf() -> dict:
+def run_long_pdf(onnx: str | None = None) -> dict:
     """RSS after each page of the 16-page PDF, streamed through the pipeline."""
     import layoutlmv2
     from common import _status
 
-    pipe = layoutlmv2.pipeline("token-classification", model=model_folder(), batch_size=4)
+    pipe = layoutlmv2.pipeline("token-classification", model=model_folder(), batch_size=4, onnx=onnx)
     rss = []
     start = time.perf_counter()
     for _ in pipe.stream([str(LONG_PDF)]):
@@ -126,8 +127,8 @@ def run_long_pdf() -> dict:
 def child(variant: str, pages: int, onnx: str | None) -> None:
     torch.set_num_threads(torch.get_num_threads())
     files = funsd_pages(pages)
-    result = {"baseline": lambda: run_baseline(files), "ours": lambda: run_ours(files),
-              "ours-onnx": lambda: run_ours(files, onnx), "long-pdf": run_long_pdf}[variant]()
+    result = {"baseline": lambda: run_baseline(files), "ours": lambda: run_ours(files, onnx),
+              "long-pdf": lambda: run_long_pdf(onnx)}[variant]()
     print("RESULT " + json.dumps(result))
 
 
@@ -151,20 +152,23 @@ def compare(ours: dict, baseline: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pages", type=int, default=50)
-    parser.add_argument("--onnx", help="an exported ONNX file of the cached model folder (adds a row)")
+    parser.add_argument("--onnx", nargs="+", default=[],
+                        help="exported ONNX files of the cached model folder (a row each, and a long-PDF run each)")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--output", default=str(HERE / "results" / "raw_pages"))
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.pages, args.onnx)
+        child(args.child, args.pages, args.onnx[0] if args.onnx else None)
         return
     model_folder()  # built once, outside every timing
     load_before = load_average()
     baseline = in_process("baseline", args.pages, None)
     rows = {"ours": in_process("ours", args.pages, None)}
-    if args.onnx:
-        rows["ours-onnx"] = in_process("ours-onnx", args.pages, args.onnx)
-    long_pdf = in_process("long-pdf", args.pages, None)
+    for onnx in args.onnx:
+        rows[f"ours, ONNX Runtime ({Path(onnx).name})"] = in_process("ours", args.pages, onnx)
+    long_pdf = {"pytorch": in_process("long-pdf", args.pages, None)}
+    for onnx in args.onnx:
+        long_pdf[Path(onnx).name] = in_process("long-pdf", args.pages, onnx)
     table = [{"variant": "baseline (transformers processor + eager, one padded page at a time)",
               "pages_per_s": args.pages / baseline["seconds"], "speedup": 1.0, "peak_rss_mb": baseline["peak_rss_mb"]}]
     for name, row in rows.items():
@@ -172,7 +176,7 @@ def main() -> None:
                       "speedup": baseline["seconds"] / row["seconds"], "peak_rss_mb": row["peak_rss_mb"],
                       **compare(row, baseline)})
     result = {"machine": machine(), "load_average_before": load_before, "load_average_after": load_average(),
-              "pages": args.pages, "rows": table, "long_pdf": {"file": LONG_PDF.name, **long_pdf}}
+              "pages": args.pages, "rows": table, "long_pdf": {"file": LONG_PDF.name, "runs": long_pdf}}
     Path(args.output + ".json").write_text(json.dumps(result, indent=2) + "\n")
     lines = ["| variant | pages/s | speed-up | peak RSS (MB) | identical OCR words | word labels equal |",
              "|---|---|---|---|---|---|"]
@@ -181,9 +185,10 @@ def main() -> None:
         agree = f"{row['word_label_agreement']:.4f}" if "word_label_agreement" in row else "-"
         lines.append(f"| {row['variant']} | {row['pages_per_s']:.3f} | {row['speedup']:.2f}x | "
                      f"{row['peak_rss_mb']:.0f} | {words} | {agree} |")
-    rss = long_pdf["rss_mb_per_page"]
-    lines.append(f"\nLong PDF ({LONG_PDF.name}, {len(rss)} pages): RSS after each page {rss} MB "
-                 f"(peak {long_pdf['peak_rss_mb']:.0f} MB).")
+    for name, run in long_pdf.items():
+        rss = run["rss_mb_per_page"]
+        lines.append(f"\nLong PDF ({LONG_PDF.name}, {len(rss)} pages, {name}): RSS after each page {rss} MB "
+                     f"(peak {run['peak_rss_mb']:.0f} MB).")
     Path(args.output + ".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

@@ -239,3 +239,21 @@ def _graph_with_a_sequence_classifiers_outputs(path, image_size):
     graph = helper.make_graph([node], "sequence_outputs", inputs, [output], initializer=[axes])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]), str(path))
     return path
+
+
+def test_running_an_exported_file_does_not_import_timm(exported):
+    """timm (and torchvision) cost ~200 MB resident at import; an ONNX process never builds the trunk."""
+    import subprocess
+    import sys
+
+    _, path = exported
+    code = ("import sys, torch\n"
+            "from layoutlmv2.deployment.onnx_model import OnnxModel\n"
+            "from layoutlmv2.inference import pipeline\n"
+            "from layoutlmv2.modeling.example_inputs import example_inputs\n"
+            f"model = OnnxModel({str(path)!r}, threads=1)\n"
+            "model(**example_inputs(batch_size=1, seq_length=8, image_size=64, vocab_size=5000))\n"
+            "print(sorted(name for name in ('timm', 'torchvision') if name in sys.modules))\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip() == "[]"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import List
 
 import torch
-from timm.models.resnet import Bottleneck, ResNet
 from torch import nn
 
 from .batch_norm import FrozenBatchNorm2d
@@ -21,8 +20,14 @@ from .fpn import FeaturePyramid
 MIN_IMAGE_SIZE = 32
 
 
-def build_trunk(settings: BackboneSettings) -> ResNet:
-    """timm ResNeXt with detectron2's ResNet settings and frozen batch norm (eps 1e-5)."""
+def build_trunk(settings: BackboneSettings) -> nn.Module:
+    """timm ResNeXt with detectron2's ResNet settings and frozen batch norm (eps 1e-5).
+
+    timm is imported here, not at the top: with torchvision under it, it costs about 200 MB of
+    resident memory, which a process running an exported ONNX graph never needs.
+    """
+    from timm.models.resnet import Bottleneck, ResNet
+
     trunk = ResNet(
         block=Bottleneck,
         layers=settings.stage_blocks,
