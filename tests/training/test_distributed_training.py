@@ -34,6 +34,21 @@ def test_shards_are_disjoint_cover_the_order_and_have_equal_sizes():
     assert shard(order, 0, 1) == order
 
 
+def test_only_rank_zero_removes_partial_saves(tmp_path):
+    """Rank 1 finished first and deleted rank 0's half-written checkpoint-2.tmp (a CI failure)."""
+    from types import SimpleNamespace
+
+    from layoutlmv2.training.distributed import DistributedContext
+    from layoutlmv2.training.loop import Trainer
+
+    (tmp_path / "checkpoint-2.tmp").mkdir()
+    (tmp_path / "checkpoint-1").mkdir()
+    Trainer._remove_partial_saves(SimpleNamespace(dist=DistributedContext(1, 2, 1), output=tmp_path))
+    assert (tmp_path / "checkpoint-2.tmp").is_dir()
+    Trainer._remove_partial_saves(SimpleNamespace(dist=DistributedContext(0, 2, 0), output=tmp_path))
+    assert not (tmp_path / "checkpoint-2.tmp").exists() and (tmp_path / "checkpoint-1").is_dir()
+
+
 def test_sync_batch_norm_outside_torchrun_is_refused(tmp_path):
     from layoutlmv2.tasks.definitions import make_task
     from layoutlmv2.tasks.windows import Encoded, Window

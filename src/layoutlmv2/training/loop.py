@@ -440,21 +440,26 @@ class Trainer:
             self._run_epochs(bar)
         finally:
             bar.close()
-            if self.dist.is_main:  # only rank 0 saves; another rank cleaning here would race its writes
-                for stale in self.output.glob("*.tmp"):
-                    shutil.rmtree(stale, ignore_errors=True)
+            self._remove_partial_saves()
         if self.eval_data is None or not self.args.eval_each_epoch or not (self.output / "best").exists():
             self.save_best()  # nothing to select on (or stopped mid-epoch before any evaluation)
         self.plot()
         self.dist.barrier()  # every rank returns once rank 0's saves are complete
         return self._write_summary(time.time() - started)
 
+    def _remove_partial_saves(self) -> None:
+        """Delete ``*.tmp`` folders (saves that never completed), on rank 0 only: it alone saves, and
+        another rank that finished first once deleted the checkpoint rank 0 was still writing."""
+        if not self.dist.is_main:
+            return
+        for stale in self.output.glob("*.tmp"):
+            shutil.rmtree(stale, ignore_errors=True)
+
     def _prepare_output(self, resume: bool) -> None:
         """The output folder: stale partial saves removed, the run resumed or its metrics log restarted."""
         if self.dist.is_main:
             self.output.mkdir(parents=True, exist_ok=True)
-            for stale in self.output.glob("*.tmp"):
-                shutil.rmtree(stale)  # left by an interrupted save: never complete
+        self._remove_partial_saves()
         self.dist.barrier()
         resumed = resume and self.resume()
         if self.dist.is_main:
