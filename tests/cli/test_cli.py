@@ -205,14 +205,18 @@ def test_question_answering_train_and_predict(funsd_dir, funsd_words, tmp_path, 
 def test_relation_extraction_train_on_funsd_and_evaluate_on_xfund(funsd_dir, xfund_dir, tmp_path, capsys):
     output = tmp_path / "run"
     code = main(["train", "--task", "relation-extraction", "--dataset", "funsd", "--data-dir", str(funsd_dir),
-                 "--output", str(output), "--limit", "2", *tiny_training_flags()])
+                 "--output", str(output), "--limit", "2", "--relation-geometry", *tiny_training_flags()])
     assert code == 0, capsys.readouterr().err
     summary = json.loads(capsys.readouterr().out)
     assert summary["global_step"] == 1 and 0.0 <= summary["test"]["relation_f1"] <= 1.0
     assert summary["train_stats"]["links"] > 0 and "links_across_windows" in summary["test_stats"]
     config = json.loads((output / "best" / "config.json").read_text())
     assert config["architectures"] == ["LayoutLMv2ForRelationExtraction"]
-    assert config["finetuning_task"] == "relation-extraction"
+    assert config["finetuning_task"] == "relation-extraction" and config["relation_pair_geometry"] is True
+    from safetensors import safe_open
+
+    with safe_open(str(output / "best" / "model.safetensors"), "pt") as weights:
+        assert "extractor.pair_geometry.mlp.0.weight" in set(weights.keys())
 
     code = main(["evaluate", "--model", str(output / "best"), "--dataset", "xfund", "--data-dir", str(xfund_dir),
                  "--split", "test", "--limit", "2", "--output", str(tmp_path / "scores.json")])
