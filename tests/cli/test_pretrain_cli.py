@@ -102,3 +102,33 @@ def test_bad_pretrain_arguments_are_one_line_errors_before_any_ocr(tmp_path):
     assert weights.code == 1 and ">= 0" in error_lines(weights.err, "pretrain")[0]
     rates = run_cli([*base, "--pages", pages, "--mvlm-probability", "2"])
     assert rates.code == 1 and "mvlm_probability" in error_lines(rates.err, "pretrain")[0]
+
+
+@pytest.mark.slow
+def test_pretrain_runs_data_parallel_under_torchrun(pretrained, tmp_path):
+    """Two gloo ranks on the CPU: the run completes, rank 0 alone writes, every objective is logged."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO_ROOT
+
+    pages, out, _ = pretrained
+    shutil.copytree(out / "ocr-cache", tmp_path / "cache")  # no OCR in the ranks
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO_ROOT / "src")}
+    env.pop("WORLD_SIZE", None)
+    run = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                          "-m", "layoutlmv2.cli", "--threads", "1", "pretrain", "--pages", str(pages),
+                          "--init-text-from", minilm_dir(), "--output", str(tmp_path / "pt"),
+                          "--cache-dir", str(tmp_path / "cache"), "--epochs", "2", "--batch-size", "1",
+                          "--eval-share", "0.34", *SMALL[:-5], "--lr", "1e-3", "--no-progress"],
+                         env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-4000:]
+    summary = json.loads((tmp_path / "pt" / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["epochs_completed"] == 2
+    assert summary["ocr_files"]["cached"] == 3 and summary["ocr_files"]["ocr"] == 0
+    records = [json.loads(line) for line in (tmp_path / "pt" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records if "loss" in r] == sorted({r["step"] for r in records if "loss" in r})
+    assert all({"mvlm_loss", "tia_loss", "tim_loss"} <= set(r) for r in records if "loss" in r)
+    assert not list((tmp_path / "pt").glob("*.tmp"))
+    LayoutLMv2ForPreTraining.from_pretrained(tmp_path / "pt" / "best")
