@@ -15,9 +15,9 @@ cores (fp32, 20 pages: 619-656 ms per page).
 The session is reopened (about 2 s for the full-size model) when the thread count changes.
 
 Memory: ONNX Runtime's CPU arena keeps, for the life of the session, the largest activations of
-any batch it has run. Pages of up to 4 x 512 tokens made the full-size int8 graph's process peak
-at 1756 MB with the arena and 1353 MB without (fp32: 2347 against 2232 MB), for run times within
-the noise of each other (1.6-2.2 s per batch either way), so `memory_arena=False` is the default.
+any batch it has run. Batches of 4 x 512 tokens made the full-size int8 graph's process peak at
+1752 MB with the arena and 1344 MB without (fp32: 2352 against 2236 MB; `benchmarks/onnx_memory.py`),
+for batch times within the noise of each other, so `memory_arena=False` is the default.
 
 Pickling sends the path and settings only (a session cannot be pickled), and ONNX Runtime's
 global state does not survive `fork` (a session opened in a forked child hung here), so
