@@ -146,6 +146,13 @@ def test_anls_averages_over_questions():
         anls(["a"], ["a"])
 
 
+def test_anls_weights_count_a_question_as_its_links():
+    # question 1 (right) stands for 3 links, question 2 (wrong) for 1: 3 of 4 links answered
+    assert anls(["x", "y"], [["x", "z"], ["w"]], weights=[3, 1])["anls"] == pytest.approx(0.75)
+    with pytest.raises(ValueError, match="weights"):
+        anls(["x", "y"], [["x"], ["w"]], weights=[1])
+
+
 # ----------------------------------------------------------------------------- Kleister-NDA
 
 

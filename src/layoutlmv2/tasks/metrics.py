@@ -217,19 +217,24 @@ def _anls_norm(text: str) -> str:
     return " ".join(str(text).strip().lower().split())
 
 
-def anls(predictions: Sequence[str], gold_answers: Sequence[Sequence[str]], threshold: float = 0.5) -> dict[str, float]:
+def anls(predictions: Sequence[str], gold_answers: Sequence[Sequence[str]], threshold: float = 0.5,
+         weights: Optional[Sequence[float]] = None) -> dict[str, float]:
     """DocVQA's Average Normalised Levenshtein Similarity.
 
     Per question: for each gold answer, NL = edit distance / length of the longer string
     (both lower-cased, stripped, spaces collapsed); similarity is 1 - NL if NL < threshold
     else 0; the question scores the best over its answers. The result is the mean over
-    questions.
+    questions, weighted by ``weights`` when given (FUNSD-QA: a question stands for as many
+    annotated links as it has answers).
     """
     _check_lengths("predictions", predictions, "gold_answers", gold_answers)
     if not predictions:
         raise ValueError("anls of an empty list is undefined")
+    if weights is None:
+        weights = [1.0] * len(predictions)
+    _check_lengths("predictions", predictions, "weights", weights)
     total = 0.0
-    for i, (prediction, answers) in enumerate(zip(predictions, gold_answers)):
+    for i, (prediction, answers, weight) in enumerate(zip(predictions, gold_answers, weights)):
         if isinstance(answers, str) or not answers:
             raise ValueError(f"question {i}: gold answers must be a non-empty list of strings, got {answers!r}")
         pred = _anls_norm(prediction)
@@ -239,8 +244,8 @@ def anls(predictions: Sequence[str], gold_answers: Sequence[Sequence[str]], thre
             longest = max(len(gold), len(pred))
             distance = levenshtein(gold, pred) / longest if longest else 0.0
             best = max(best, 1.0 - distance if distance < threshold else 0.0)
-        total += best
-    return {"anls": total / len(predictions)}
+        total += weight * best
+    return {"anls": total / sum(weights)}
 
 
 # ----------------------------------------------------------------------------- Kleister-NDA
