@@ -60,6 +60,7 @@ def main() -> None:
     parser.add_argument("--visual-mode", default="zero")
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--layout-init", default="sinusoidal")
+    parser.add_argument("--layout-scale", type=float, default=1.0)
     parser.add_argument("--max-length", type=int, default=512)
     parser.add_argument("--stride", type=int, default=128)
     parser.add_argument("--seed", type=int, default=42)
@@ -81,7 +82,7 @@ def main() -> None:
     summary = finetune(
         args.task, args.dataset, data_dir, args.output, init_text_from=minilm_dir(),
         max_length=args.max_length, stride=args.stride, image_size=args.image_size, visual_mode=args.visual_mode,
-        layout_init=args.layout_init, label_smoothing=args.label_smoothing, limit=args.limit, resume=args.resume,
+        layout_init=args.layout_init, layout_scale=args.layout_scale, label_smoothing=args.label_smoothing, limit=args.limit, resume=args.resume,
         eval_split=None if args.eval_split.lower() == "none" else args.eval_split, ocr_cache=args.ocr_cache,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_lr_scale=args.new_lr_scale,
         bias_lr_scale=args.bias_lr_scale, group_by_length=args.group_by_length,

@@ -150,6 +150,19 @@ def test_load_text_weights_copies_every_minilm_tensor():
     assert table.std().item() == pytest.approx(bert["embeddings.word_embeddings.weight"].std().item(), rel=0.05)
 
 
+def test_layout_scale_shrinks_the_sinusoidal_tables(tmp_path):
+    folder = minilm_dir()
+    config = config_from_bert(folder, num_labels=3, num_hidden_layers=1)
+    word_std = read_bert_state_dict(folder)["embeddings.word_embeddings.weight"].std().item()
+    for scale in (0.3, 0.0):
+        model = LayoutLMv2ForTokenClassification(config)
+        load_text_weights(model, folder, layout_scale=scale)
+        table = model.state_dict()["layoutlmv2.embeddings.y_position_embeddings.weight"]
+        assert table.std().item() == pytest.approx(scale * word_std, rel=0.05, abs=1e-9)
+    with pytest.raises(ValueError, match="layout_scale must be a finite number >= 0, got -1"):
+        load_text_weights(LayoutLMv2ForTokenClassification(config), folder, layout_scale=-1)
+
+
 def test_sinusoidal_table_and_errors(tmp_path):
     table = sinusoidal_table(1024, 64)
     assert table.shape == (1024, 64)

@@ -74,6 +74,9 @@ def _train_parser(sub) -> None:
     p.add_argument("--image-size", type=int, default=224, help="page size fed to the backbone")
     p.add_argument("--layout-init", choices=["sinusoidal", "random"], default="sinusoidal",
                    help="start of the x/y/h/w tables with --init-text-from")
+    p.add_argument("--layout-scale", type=float, default=1.0,
+                   help="sinusoidal tables at this fraction of the word embeddings' std (0.3 keeps the "
+                        "text stream close to the text checkpoint's)")
     p.add_argument("--label-smoothing", type=float, default=0.0)
     p.add_argument("--relation-geometry", action="store_true",
                    help="relation extraction: also score each (key, value) pair from the two boxes "
@@ -237,7 +240,8 @@ def _train(args) -> int:
         args.task, args.dataset, args.data_dir, args.output, init_text_from=args.init_text_from,
         model_dir=args.model, eval_split=None if args.eval_split.lower() == "none" else args.eval_split,
         max_length=args.max_length, stride=args.stride, image_size=args.image_size, visual_mode=args.visual_mode,
-        backbone_depth=args.backbone_depth, layout_init=args.layout_init, label_smoothing=args.label_smoothing,
+        backbone_depth=args.backbone_depth, layout_init=args.layout_init, layout_scale=args.layout_scale,
+        label_smoothing=args.label_smoothing,
         num_layers=args.num_layers, limit=args.limit, lang=args.lang, resume=args.resume,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, new_lr_scale=args.new_lr_scale,
         bias_lr_scale=args.bias_lr_scale,

@@ -83,7 +83,8 @@ def apply_visual_mode(model: torch.nn.Module, mode: str) -> None:
 def build_model(task: Task, init_text_from: Optional[Union[str, Path]] = None,
                 model_dir: Optional[Union[str, Path]] = None, backbone_depth: int = 50,
                 layout_init: str = "sinusoidal", num_layers: Optional[int] = None,
-                config_overrides: Optional[dict[str, Any]] = None) -> tuple[torch.nn.Module, list[str]]:
+                config_overrides: Optional[dict[str, Any]] = None,
+                layout_scale: float = 1.0) -> tuple[torch.nn.Module, list[str]]:
     """(model, names of pre-trained parameters) from a BERT folder or a LayoutLMv2 model folder.
 
     ``num_layers`` keeps only the first layers of the BERT checkpoint (fast tests).
@@ -97,7 +98,7 @@ def build_model(task: Task, init_text_from: Optional[Union[str, Path]] = None,
         config = config_from_bert(init_text_from, backbone_args(backbone_depth), **overrides)
         config.finetuning_task = task.name
         model = task.model_class(config)
-        names = load_text_weights(model, init_text_from, layout_init=layout_init)
+        names = load_text_weights(model, init_text_from, layout_init=layout_init, layout_scale=layout_scale)
         return model, names
     from ..configuration import LayoutLMv2Config
 
@@ -128,6 +129,7 @@ def finetune(
     visual_mode: str = "train",
     backbone_depth: int = 50,
     layout_init: str = "sinusoidal",
+    layout_scale: float = 1.0,
     label_smoothing: float = 0.0,
     num_layers: Optional[int] = None,
     limit: Optional[int] = None,
@@ -151,7 +153,7 @@ def finetune(
     task = make_task(task_name, dataset, label_smoothing=label_smoothing)
     torch.manual_seed(training.get("seed", 42))  # the fresh weights depend on it
     model, pretrained = build_model(task, init_text_from, model_dir, backbone_depth, layout_init, num_layers,
-                                    config_overrides)
+                                    config_overrides, layout_scale)
     apply_visual_mode(model, visual_mode)
     processor = _finetuning_processor(init_text_from, model_dir, image_size)
     train_docs, train = _encoded_split(task, dataset, data_dir, train_split, limit, processor, max_length, stride,
@@ -165,7 +167,7 @@ def finetune(
     recipe = dict(task=task_name, dataset=dataset, data_dir=str(data_dir), init_text_from=str(init_text_from),
                   model_dir=str(model_dir), max_length=max_length, stride=stride, image_size=image_size,
                   visual_mode=visual_mode, backbone_depth=backbone_depth, layout_init=layout_init,
-                  label_smoothing=label_smoothing, num_layers=num_layers, limit=limit, lang=lang,
+                  layout_scale=layout_scale, label_smoothing=label_smoothing, num_layers=num_layers, limit=limit, lang=lang,
                   config_overrides=config_overrides)
     args = TrainingArguments(output_dir=str(output_dir), extra=recipe, **training)
     trainer = Trainer(model, task, args, train, eval_data, eval_docs, pretrained,
